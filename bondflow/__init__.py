@@ -1,0 +1,1 @@
+"""BondFlow: event-sourced CQRS backend for trading tokenized Indian bonds."""

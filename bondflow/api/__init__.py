@@ -1,0 +1,1 @@
+"""The HTTP edge: envelope, errors, dependencies, middleware and the application factory."""

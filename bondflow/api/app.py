@@ -1,0 +1,29 @@
+"""The FastAPI application factory: routers, middleware and error handlers around a built container."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bondflow.api.errors import install_error_handlers
+from bondflow.api.middleware import install_middleware
+from bondflow.api.ops_routes import router as ops_router
+from bondflow.container import Container
+from commands.routes import router as command_router
+from projections.routes import router as query_router
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="BondFlow API",
+        version="1.0.0",
+        description="Command and query API for trading tokenized Indian bonds. See API.md for the contract.",
+        docs_url=None,  # served by bondflow.api.docs with bundled assets (no CDN)
+        redoc_url=None,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    install_middleware(app, container.metrics)
+    app.include_router(ops_router)
+    app.include_router(command_router)
+    app.include_router(query_router)
+    return app

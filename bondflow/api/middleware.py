@@ -1,0 +1,60 @@
+"""Per-request plumbing: request id, security headers, latency metrics and one access log line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import FastAPI, Request, Response
+
+from bondflow.api.envelope import failure
+from bondflow.api.request_context import current_request_id, request_id_from
+from bondflow.metrics import Metrics
+
+log = structlog.get_logger("bondflow.access")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'"
+
+
+def _route_template(request: Request) -> str:
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
+
+
+def install_middleware(app: FastAPI, metrics: Metrics) -> None:
+    @app.middleware("http")
+    async def request_plumbing(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        request_id = request_id_from(request.headers.get("x-request-id"))
+        request.state.request_id = request_id
+        token = current_request_id.set(request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception:  # errors escaping the handlers still get the envelope, never a stack trace
+            log.exception("unhandled error in request pipeline")
+            response = failure("BF-INT-001", "internal error", {}, request_id, status=500)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+            current_request_id.reset(token)
+        elapsed = time.perf_counter() - started
+        route = _route_template(request)
+        metrics.request_latency.labels(request.method, route, str(response.status_code)).observe(elapsed)
+        response.headers["X-Request-ID"] = request_id
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/docs"):
+            response.headers["Content-Security-Policy"] = DOCS_CSP
+        log.info(
+            "request", method=request.method, route=route, status=response.status_code,
+            ms=round(elapsed * 1000, 2), request_id=request_id,
+        )
+        return response

@@ -1,0 +1,1 @@
+"""Authentication and authorisation: signing keys, bearer tokens, roles and scopes."""

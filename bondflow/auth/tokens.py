@@ -1,0 +1,73 @@
+"""Bearer tokens: minted with the local key, verified locally or against an external OIDC issuer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+
+from bondflow.auth.keys import SigningKey
+from bondflow.auth.principal import ROLE_SCOPES, Principal, Role
+from bondflow.clock import Clock
+from bondflow.errors import Unauthenticated
+
+ISSUER = "bondflow"
+AUDIENCE = "bondflow-api"
+
+
+@dataclass(frozen=True)
+class TokenService:
+    key: SigningKey
+    clock: Clock
+    ttl: timedelta
+    oidc: Any | None = None  # an external-issuer verifier, added with the investors issue
+
+    def mint(self, subject: str, role: Role, attributes: dict[str, str] | None = None) -> str:
+        now = self.clock.now()
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": subject,
+            "role": role.value,
+            "scope": " ".join(sorted(ROLE_SCOPES[role])),
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int((now + self.ttl).timestamp()),
+            "attrs": attributes or {},
+        }
+        return jwt.encode(claims, self.key.private_key, algorithm=self.key.algorithm, headers={"kid": self.key.kid})
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("kid") != self.key.kid or header.get("alg") != self.key.algorithm:
+                raise Unauthenticated("token was not signed by this service's key")
+            claims = jwt.decode(
+                token,
+                self.key.public_key,
+                algorithms=[self.key.algorithm],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={
+                    "require": ["exp", "iat", "sub", "iss", "aud"],
+                    "verify_exp": False,  # checked below against the injected clock
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+            now = self.clock.now().timestamp()
+            if float(claims["exp"]) <= now:
+                raise Unauthenticated("token has expired")
+            if float(claims.get("nbf", 0)) > now + 30:
+                raise Unauthenticated("token is not valid yet")
+            role = Role(claims.get("role", ""))
+        except Unauthenticated:
+            raise
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+            raise Unauthenticated("invalid bearer token") from exc
+        granted = ROLE_SCOPES[role]
+        scopes = frozenset(str(claims.get("scope", "")).split()) & granted
+        attributes = claims.get("attrs") if isinstance(claims.get("attrs"), dict) else {}
+        return Principal(str(claims["sub"]), role, scopes, {str(k): str(v) for k, v in attributes.items()})

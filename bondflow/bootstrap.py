@@ -1,0 +1,70 @@
+"""The composition root: builds every service from settings. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bondflow.adapters.clickhouse import ClickHouse, default_dsn
+from bondflow.adapters.postgres import Database, eventsourcing_env, start_embedded_postgres
+from bondflow.auth.keys import SigningKey
+from bondflow.auth.tokens import TokenService
+from bondflow.clock import Clock, SystemClock
+from bondflow.container import Container
+from bondflow.eventstore import EventStore
+from bondflow.followers import FollowerRunner
+from bondflow.metrics import Metrics
+from bondflow.settings import Settings
+from commands.idempotency import InFlightGuard
+from commands.orders import OrderCommands
+from projections.order_flow import OrderFlowProjector
+from projections.orders_view import OrdersProjector
+
+log = logging.getLogger(__name__)
+
+FOLLOWER_NAMES = ("orders_view", "order_flow")
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded_postgres(settings.resolved_data_dir)
+
+
+def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
+    settings.check_safe_for_production()
+    clock = clock or SystemClock()
+    data_dir = settings.resolved_data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = database_url(settings)
+    db = Database(url, pool_size=settings.postgres_pool_size)
+    db.open()
+    store = EventStore(
+        env=eventsourcing_env(
+            url, lock_timeout=settings.postgres_lock_timeout_seconds, pool_size=settings.postgres_pool_size
+        )
+    )
+    clickhouse = ClickHouse(settings.clickhouse_dsn or default_dsn(data_dir), settings.clickhouse_database)
+    signing_key = SigningKey.load_or_create(data_dir)
+    tokens = TokenService(signing_key, clock, timedelta(seconds=settings.token_ttl_seconds))
+    metrics = Metrics()
+    container = Container(
+        settings=settings,
+        clock=clock,
+        db=db,
+        store=store,
+        clickhouse=clickhouse,
+        signing_key=signing_key,
+        tokens=tokens,
+        orders=OrderCommands(store, InFlightGuard(db), clock),
+        metrics=metrics,
+    )
+    for projector in (OrdersProjector(db), OrderFlowProjector(clickhouse)):
+        container.followers[projector.name] = FollowerRunner(projector, store, db)
+    metrics.watch_lag(lambda: _lags(container))
+    return container
+
+
+def _lags(container: Container) -> dict[str, int]:
+    head = container.store.head_position()
+    return {name: head - runner.follower.position() for name, runner in container.followers.items()}

@@ -1,0 +1,94 @@
+"""The one error hierarchy of BondFlow; each class carries its BF code and HTTP status.
+
+    BondFlowError
+    ├── InvalidRequest            BF-REQ-001  400
+    │   └── InvalidOrder          BF-ORD-003  400
+    ├── Unauthenticated           BF-AUTH-001 401
+    ├── Forbidden                 BF-AUTH-002 403
+    ├── NotFound                  BF-NF-001   404
+    ├── OrderNotCancellable       BF-ORD-008  409
+    ├── IdempotencyKeyMissing     BF-IDEM-001 400
+    ├── IdempotencyKeyReused      BF-IDEM-002 422
+    ├── IdempotencyInProgress     BF-IDEM-003 409
+    ├── ProjectionBehind          BF-QRY-001  503
+    └── ConfigurationError        (start-up only, never an HTTP answer)
+
+One handler (`bondflow.api.errors`) maps them to the envelope; routes never build error responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BondFlowError(Exception):
+    code: ClassVar[str] = "BF-INT-001"
+    status: ClassVar[int] = 500
+    headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def response_headers(self) -> dict[str, str]:
+        return dict(self.headers)
+
+
+class InvalidRequest(BondFlowError):
+    code = "BF-REQ-001"
+    status = 400
+
+
+class InvalidOrder(InvalidRequest):
+    code = "BF-ORD-003"
+    status = 400
+
+
+class Unauthenticated(BondFlowError):
+    code = "BF-AUTH-001"
+    status = 401
+    headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(BondFlowError):
+    code = "BF-AUTH-002"
+    status = 403
+
+
+class NotFound(BondFlowError):
+    code = "BF-NF-001"
+    status = 404
+
+
+class OrderNotCancellable(BondFlowError):
+    code = "BF-ORD-008"
+    status = 409
+
+
+class IdempotencyKeyMissing(BondFlowError):
+    code = "BF-IDEM-001"
+    status = 400
+
+
+class IdempotencyKeyReused(BondFlowError):
+    code = "BF-IDEM-002"
+    status = 422
+
+
+class IdempotencyInProgress(BondFlowError):
+    code = "BF-IDEM-003"
+    status = 409
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
+
+
+class ProjectionBehind(BondFlowError):
+    """A query's `min_position` was not reached in time: try again shortly."""
+
+    code = "BF-QRY-001"
+    status = 503
+    headers: ClassVar[dict[str, str]] = {"Retry-After": "1"}
+
+
+class ConfigurationError(BondFlowError):
+    """Settings that must not be used (for example default secrets in production)."""

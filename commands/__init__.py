@@ -1,0 +1,1 @@
+"""The write side: command handlers per context and the command routes that call them."""

@@ -1,0 +1,93 @@
+"""The orders read model in PostgreSQL: one row per order, rows and position committed together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bondflow.adapters.postgres import Database
+from bondflow.domain.orders import Order, OrderStatus
+from bondflow.followers import Positioned
+from projections import positions
+
+DDL = """
+CREATE TABLE IF NOT EXISTS orders_view (
+    order_id uuid PRIMARY KEY,
+    user_id text NOT NULL,
+    isin text NOT NULL,
+    side text NOT NULL,
+    qty numeric(20, 6) NOT NULL,
+    limit_clean_price numeric(12, 4),
+    status text NOT NULL,
+    filled_qty numeric(20, 6) NOT NULL DEFAULT 0,
+    reasons jsonb NOT NULL DEFAULT '[]'::jsonb,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
+    position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_view_user_created ON orders_view (user_id, created_at DESC, order_id DESC);
+CREATE INDEX IF NOT EXISTS orders_view_created ON orders_view (created_at DESC, order_id DESC);
+"""
+
+PLACED = Order.OrderPlaced  # type: ignore[attr-defined]
+ACCEPTED = Order.OrderAccepted  # type: ignore[attr-defined]
+REJECTED = Order.OrderRejected  # type: ignore[attr-defined]
+CANCELLED = Order.OrderCancelled  # type: ignore[attr-defined]
+
+
+def _topic(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class OrdersProjector:
+    name = "orders_view"
+    topics = frozenset(_topic(c) for c in (PLACED, ACCEPTED, REJECTED, CANCELLED))
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def setup(self) -> None:
+        positions.ensure_table(self.db)
+        with self.db.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:orders_view', 0))")
+            cur.execute(DDL)
+
+    def position(self) -> int:
+        return positions.read_position(self.db, self.name)
+
+    def process(self, events: Sequence[Positioned], upto: int) -> None:
+        with self.db.transaction() as cur:
+            for item in events:
+                self._apply(cur, item.event, item.position)
+            positions.record_position(cur, self.name, upto)
+
+    @staticmethod
+    def _apply(cur: Any, event: Any, position: int) -> None:
+        if isinstance(event, PLACED):
+            cur.execute(
+                "INSERT INTO orders_view (order_id, user_id, isin, side, qty, limit_clean_price, status,"
+                " created_at, updated_at, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (order_id) DO NOTHING",
+                (
+                    event.originator_id, event.user_id, event.isin, event.side, event.qty,
+                    event.limit_clean_price, OrderStatus.NEW.value, event.placed_at, event.timestamp, position,
+                ),
+            )
+            return
+        status, reason = _status_change(event)
+        cur.execute(
+            "UPDATE orders_view SET status = %s, updated_at = %s, position = %s,"
+            " reasons = CASE WHEN %s::text IS NULL THEN reasons ELSE reasons || jsonb_build_array(%s::text) END"
+            " WHERE order_id = %s AND position < %s",
+            (status, event.timestamp, position, reason, reason, event.originator_id, position),
+        )
+
+
+def _status_change(event: Any) -> tuple[str, str | None]:
+    if isinstance(event, ACCEPTED):
+        return OrderStatus.PENDING.value, None
+    if isinstance(event, REJECTED):
+        return OrderStatus.REJECTED.value, f"{event.code}: {event.reason}"
+    if isinstance(event, CANCELLED):
+        return OrderStatus.CANCELLED.value, event.reason
+    raise TypeError(f"orders_view does not handle {type(event).__qualname__}")  # pragma: no cover

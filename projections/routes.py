@@ -1,0 +1,119 @@
+"""Query routes: they read projections only, optionally waiting for `min_position` (read-your-writes)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+
+from bondflow.api.deps import ContainerDep, MinPosition, RequestId, require_scope
+from bondflow.api.envelope import EnvelopeResponse, ok
+from bondflow.auth.principal import Principal
+from bondflow.container import Container
+from bondflow.domain.orders import OrderStatus
+from bondflow.domain.values import Isin
+from bondflow.errors import InvalidRequest, ProjectionBehind
+from bondflow.followers import wait_for_position
+from projections import order_flow, orders_queries
+from projections.pagination import Sort
+
+router = APIRouter(prefix="/v1", tags=["queries"])
+
+OrdersReader = Annotated[Principal, Depends(require_scope("orders:read"))]
+AnalyticsReader = Annotated[Principal, Depends(require_scope("analytics:read"))]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def _await(container: Container, follower: str, min_position: int | None) -> None:
+    if min_position is None:
+        return
+    projector = container.followers[follower].follower
+    if not wait_for_position(projector.position, min_position, container.settings.query_wait_seconds):
+        raise ProjectionBehind(
+            f"the {follower} read model has not reached position {min_position} yet",
+            {"min_position": min_position, "projection": follower},
+        )
+
+
+def _order(row: orders_queries.OrderRow) -> dict[str, Any]:
+    return {
+        "order_id": row.order_id,
+        "isin": row.isin,
+        "side": row.side,
+        "qty": row.qty,
+        "limit_clean_price": row.limit_clean_price,
+        "status": row.status,
+        "filled_qty": row.filled_qty,
+        "remaining_qty": row.remaining_qty,
+        "fills": [],
+        "settlement_state": None,
+        "reasons": row.reasons,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+
+
+@router.get("/orders")
+def list_orders(
+    principal: OrdersReader,
+    container: ContainerDep,
+    request_id: RequestId,
+    status: Annotated[OrderStatus | None, Query()] = None,
+    isin: Annotated[str | None, Query(max_length=12)] = None,
+    sort: Annotated[str | None, Query(description="created_at or updated_at, '-' for descending")] = None,
+    limit: Limit = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    min_position: MinPosition = None,
+) -> EnvelopeResponse:
+    _await(container, "orders_view", min_position)
+    page = orders_queries.list_orders(
+        container.db,
+        owner=principal.subject if principal.sees_only_own else None,
+        status=None if status is None else status.value,
+        isin=None if isin is None else Isin.parse(isin).value,
+        sort=Sort.parse(sort, orders_queries.SORTABLE, "-created_at"),
+        limit=limit,
+        cursor=cursor,
+    )
+    return ok([_order(r) for r in page.items], request_id, next_cursor=page.next_cursor)
+
+
+@router.get("/orders/{order_id}")
+def get_order(
+    order_id: UUID,
+    principal: OrdersReader,
+    container: ContainerDep,
+    request_id: RequestId,
+    min_position: MinPosition = None,
+) -> EnvelopeResponse:
+    _await(container, "orders_view", min_position)
+    row = orders_queries.get_order(
+        container.db, order_id, owner=principal.subject if principal.sees_only_own else None
+    )
+    return ok(_order(row), request_id)
+
+
+@router.get("/analytics/order-flow")
+def get_order_flow(
+    _principal: AnalyticsReader,
+    container: ContainerDep,
+    request_id: RequestId,
+    isin: Annotated[str | None, Query(max_length=12)] = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Annotated[date | None, Query()] = None,
+    min_position: MinPosition = None,
+) -> EnvelopeResponse:
+    if from_ is not None and to is not None and from_ > to:
+        raise InvalidRequest("from must not be after to", {"fields": {"from": "after 'to'"}})
+    _await(container, "order_flow", min_position)
+    rows = order_flow.order_flow(
+        container.clickhouse, isin=None if isin is None else Isin.parse(isin).value, start=from_, end=to
+    )
+    data = [
+        {"isin": r.isin, "side": r.side, "date": r.day, "orders": r.orders, "qty": r.qty,
+         "accepted": r.accepted, "rejected": r.rejected, "cancelled": r.cancelled}
+        for r in rows
+    ]
+    return ok(data, request_id)
