@@ -60,7 +60,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         metrics=metrics,
     )
     for projector in (OrdersProjector(db), OrderFlowProjector(clickhouse)):
-        container.followers[projector.name] = FollowerRunner(projector, store, db)
+        container.followers[projector.name] = FollowerRunner(
+            projector, store, db, batch_size=settings.follower_batch_size
+        )
     metrics.watch_lag(lambda: _lags(container))
     return container
 

@@ -87,3 +87,7 @@ def token(
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

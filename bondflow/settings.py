@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     cors_allow_origins: list[str] = Field(default_factory=list)
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1, le=60)
     postgres_pool_size: int = Field(default=8, ge=1, le=64)
+    follower_batch_size: int = Field(default=500, ge=1, le=10_000)
     query_wait_seconds: float = Field(default=5.0, ge=0, le=30)
     log_level: str = "INFO"
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 from bondflow.errors import InvalidRequest
 
 _ISIN_SHAPE = re.compile(r"^[A-Z]{2}[A-Z0-9]{9}[0-9]$")
-_DECIMAL_TEXT = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?$")
+_DECIMAL_TEXT = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?$")
 
 MAX_QTY = Decimal("1000000000")  # a billion units: far above any single retail order
 MAX_PRICE = Decimal("100000")  # clean price per 100 face

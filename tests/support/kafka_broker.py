@@ -160,6 +160,18 @@ class KafkaBroker:
     def log_path(self) -> Path | None:
         return None if self.workdir is None else self.workdir / "broker.log"
 
+    def admin(self, **configs: Any) -> kafka.KafkaAdminClient:
+        """A kafka-python admin client on this broker (close it when done)."""
+        return kafka.KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, **configs)
+
+    def producer(self, **configs: Any) -> kafka.KafkaProducer:
+        """A kafka-python producer on this broker (close it when done)."""
+        return kafka.KafkaProducer(bootstrap_servers=self.bootstrap_servers, **configs)
+
+    def consumer(self, *topics: str, **configs: Any) -> kafka.KafkaConsumer:
+        """A kafka-python consumer on this broker (close it when done)."""
+        return kafka.KafkaConsumer(*topics, bootstrap_servers=self.bootstrap_servers, **configs)
+
     def __enter__(self) -> KafkaBroker:
         self.start()
         return self
@@ -281,7 +293,7 @@ class KafkaBroker:
 
     def _launch(self, java: str, lib: Path) -> None:
         assert self.log_path is not None
-        self._log_file = self.log_path.open("ab")
+        self._log_file = self.log_path.open("wb")  # one log per attempt
         kwargs: dict[str, Any] = {}
         if sys.platform.startswith("linux"):
             kwargs["preexec_fn"] = _die_with_parent

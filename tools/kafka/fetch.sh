@@ -48,10 +48,12 @@ rm -rf "$lib" "$stamp"
 start=$SECONDS
 : >"$log"
 if ! mvn -B -o -f "$here/pom.xml" package "$@" >>"$log" 2>&1; then
+    # Offline failed (cold ~/.m2): fetch from the registry. The log keeps only this attempt.
     rm -rf "$lib"
+    : >"$log"
     if ! mvn -B -f "$here/pom.xml" package "$@" >>"$log" 2>&1; then
         rm -rf "$lib"
-        grep -E '^\[ERROR\]' "$log" | head -n 15 >&2 || tail -n 15 "$log" >&2
+        grep -E '^\[ERROR\] .+' "$log" | head -n 5 >&2 || tail -n 15 "$log" >&2
         fail "Maven could not fetch org.apache.kafka:kafka_2.13 and its dependencies (full log: $log)"
     fi
 fi
