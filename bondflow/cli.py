@@ -16,7 +16,9 @@ cli = typer.Typer(help="BondFlow: tokenized bond trading backend", no_args_is_he
 
 @cli.command()
 def serve(
-    workers: Annotated[bool, typer.Option("--workers/--no-workers", help="run the followers in-process")] = True,
+    workers: Annotated[
+        bool, typer.Option("--workers/--no-workers", help="run the followers in-process")
+    ] = True,
 ) -> None:
     """Serve the HTTP API (and, by default, every follower in the same process)."""
     import uvicorn
@@ -32,15 +34,21 @@ def serve(
         container.start_followers()
     try:
         uvicorn.run(
-            create_app(container), host=settings.http_host, port=settings.http_port,
-            log_config=None, access_log=False, timeout_graceful_shutdown=5,
+            create_app(container),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
         )
     finally:
         container.close()
 
 
 @cli.command()
-def worker(name: Annotated[str, typer.Argument(help="follower name, e.g. orders_view or order_flow")]) -> None:
+def worker(
+    name: Annotated[str, typer.Argument(help="follower name, e.g. orders_view or order_flow")],
+) -> None:
     """Run one follower until interrupted (only one copy leads; others stand by)."""
     from bondflow.bootstrap import bootstrap
     from bondflow.logs import configure_logging
@@ -75,8 +83,10 @@ def token(
 
     settings = Settings()
     if settings.is_prod:
-        typer.echo("bondflow token is refused in prod: tokens come from POST /v1/auth/token or your OIDC issuer",
-                   err=True)
+        typer.echo(
+            "bondflow token is refused in prod: tokens come from POST /v1/auth/token or your OIDC issuer",
+            err=True,
+        )
         raise typer.Exit(2)
     from datetime import timedelta
 
@@ -86,7 +96,13 @@ def token(
 
 
 def main() -> None:
-    cli()
+    from bondflow.errors import ConfigurationError
+
+    try:
+        cli()
+    except ConfigurationError as exc:  # a clear sentence, not a stack trace
+        typer.echo(f"bondflow: {exc.message}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

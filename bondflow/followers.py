@@ -86,7 +86,9 @@ class FollowerRunner:
         while not self._stop.is_set():
             try:
                 self._lead_and_follow()
-            except Exception as exc:  # a follower never dies: it logs, backs off and resumes from its position
+            except (
+                Exception
+            ) as exc:  # a follower never dies: it logs, backs off and resumes from its position
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("follower %s failed; retrying", self.name)
                 self._stop.wait(1.0)
@@ -121,9 +123,7 @@ class FollowerRunner:
                 for _ in listen_conn.notifies(timeout=self.idle_wait, stop_after=1):
                     pass
                 continue
-            batch = [
-                Positioned(mapper.to_domain_event(n), n.id) for n in notifications if n.topic in topics
-            ]
+            batch = [Positioned(mapper.to_domain_event(n), n.id) for n in notifications if n.topic in topics]
             upto = notifications[-1].id
             self.follower.process(batch, upto)
             self.processed += len(batch)

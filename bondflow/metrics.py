@@ -17,7 +17,9 @@ class _LagCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
-            "bondflow_follower_lag_events", "Log events not yet processed by each follower", labels=["follower"]
+            "bondflow_follower_lag_events",
+            "Log events not yet processed by each follower",
+            labels=["follower"],
         )
         try:
             lags = self.read_lags()

@@ -60,7 +60,9 @@ class Settings(BaseSettings):
             return
         problems = []
         if self.uses_embedded_postgres:
-            problems.append("BONDFLOW_DATABASE_URL must name a PostgreSQL server (the embedded one is dev only)")
+            problems.append(
+                "BONDFLOW_DATABASE_URL must name a PostgreSQL server (the embedded one is dev only)"
+            )
         if not self.clickhouse_dsn or self.clickhouse_dsn.startswith("chdb"):
             problems.append("BONDFLOW_CLICKHOUSE_DSN must name a ClickHouse server (chDB is dev only)")
         secrets = self.webhook_hmac_secret.get_secret_value().split(",")

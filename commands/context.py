@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bondflow.auth.principal import Principal
@@ -22,6 +23,6 @@ class CommandContext:
 class Accepted:
     """The answer to a command: what it created or changed, and the log position of its last event."""
 
-    data: dict[str, object]
+    data: Mapping[str, object]
     position: int
     replayed: bool = False

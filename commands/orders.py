@@ -47,7 +47,9 @@ class PlaceOrder:
             isin=Isin.parse(body["isin"], refusal=InvalidOrder),
             side=Side.parse(body["side"]),
             qty=Quantity.parse(body["qty"], refusal=InvalidOrder),
-            limit_clean_price=None if raw_price is None else CleanPrice.parse(raw_price, refusal=InvalidOrder),
+            limit_clean_price=None
+            if raw_price is None
+            else CleanPrice.parse(raw_price, refusal=InvalidOrder),
         )
 
     def normalised(self) -> dict[str, str | None]:
@@ -80,7 +82,9 @@ class OrderCommands:
                 isin=command.isin.value,
                 side=command.side.value,
                 qty=command.qty.value,
-                limit_clean_price=None if command.limit_clean_price is None else command.limit_clean_price.value,
+                limit_clean_price=None
+                if command.limit_clean_price is None
+                else command.limit_clean_price.value,
                 placed_at=self.clock.now(),
                 request_fingerprint=request_fingerprint,
                 actor_id=ctx.actor_id,

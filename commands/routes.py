@@ -27,11 +27,20 @@ PLACE_ORDER_SCHEMA = {
                     "additionalProperties": False,
                     "required": ["isin", "side", "qty"],
                     "properties": {
-                        "isin": {"type": "string", "pattern": "^[A-Z]{2}[A-Z0-9]{9}[0-9]$", "example": "INE123A07043"},
+                        "isin": {
+                            "type": "string",
+                            "pattern": "^[A-Z]{2}[A-Z0-9]{9}[0-9]$",
+                            "example": "INE123A07043",
+                        },
                         "side": {"type": "string", "enum": ["BUY", "SELL"]},
-                        "qty": {"type": ["string", "number"], "example": "10", "description": "units, up to 6 places"},
+                        "qty": {
+                            "type": ["string", "number"],
+                            "example": "10",
+                            "description": "units, up to 6 places",
+                        },
                         "limit_clean_price": {
-                            "type": ["string", "number", "null"], "example": "99.75",
+                            "type": ["string", "number", "null"],
+                            "example": "99.75",
                             "description": "clean price per 100 face, up to 4 places",
                         },
                     },
@@ -44,8 +53,13 @@ PLACE_ORDER_SCHEMA = {
 
 def _answer(result: Accepted, request_id: str) -> EnvelopeResponse:
     if result.replayed:
-        return ok(result.data, request_id, status=409, headers={"Idempotent-Replayed": "true"},
-                  position=result.position)
+        return ok(
+            result.data,
+            request_id,
+            status=409,
+            headers={"Idempotent-Replayed": "true"},
+            position=result.position,
+        )
     return ok(result.data, request_id, status=202, position=result.position)
 
 

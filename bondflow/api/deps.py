@@ -70,4 +70,6 @@ async def exact_json_body(request: Request) -> dict[str, Any]:
 
 JsonBody = Annotated[dict[str, Any], Depends(exact_json_body)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
-MinPosition = Annotated[int | None, Query(ge=0, le=2**62, description="wait until the read model has this log position")]
+MinPosition = Annotated[
+    int | None, Query(ge=0, le=2**62, description="wait until the read model has this log position")
+]

@@ -13,7 +13,7 @@ def _default(obj: object) -> object:
     if isinstance(obj, Decimal):
         return str(obj)
     if isinstance(obj, frozenset | set):
-        return sorted(obj)  # type: ignore[type-var]
+        return sorted(obj, key=str)
     raise TypeError(f"cannot serialise {type(obj).__name__}")
 
 
@@ -44,7 +44,12 @@ def ok(
 
 
 def failure(
-    code: str, message: str, details: dict[str, Any], request_id: str, *, status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any],
+    request_id: str,
+    *,
+    status: int,
     headers: dict[str, str] | None = None,
 ) -> EnvelopeResponse:
     return EnvelopeResponse(

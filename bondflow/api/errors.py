@@ -22,7 +22,9 @@ def _request_id(request: Request) -> str:
 def _field_errors(exc: RequestValidationError) -> dict[str, str]:
     fields: dict[str, str] = {}
     for error in exc.errors():
-        location = [str(part) for part in error.get("loc", ()) if part not in ("query", "path", "header", "body")]
+        location = [
+            str(part) for part in error.get("loc", ()) if part not in ("query", "path", "header", "body")
+        ]
         fields[".".join(location) or "request"] = str(error.get("msg", "invalid"))
     return fields
 
@@ -31,7 +33,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BondFlowError)
     async def bondflow_error(request: Request, exc: BondFlowError) -> EnvelopeResponse:
         return failure(
-            exc.code, exc.message, exc.details, _request_id(request), status=exc.status,
+            exc.code,
+            exc.message,
+            exc.details,
+            _request_id(request),
+            status=exc.status,
             headers=exc.response_headers(),
         )
 

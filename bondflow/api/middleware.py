@@ -54,7 +54,11 @@ def install_middleware(app: FastAPI, metrics: Metrics) -> None:
         if request.url.path.startswith("/docs"):
             response.headers["Content-Security-Policy"] = DOCS_CSP
         log.info(
-            "request", method=request.method, route=route, status=response.status_code,
-            ms=round(elapsed * 1000, 2), request_id=request_id,
+            "request",
+            method=request.method,
+            route=route,
+            status=response.status_code,
+            ms=round(elapsed * 1000, 2),
+            request_id=request_id,
         )
         return response

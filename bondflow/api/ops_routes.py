@@ -21,8 +21,11 @@ def healthz(request_id: RequestId) -> EnvelopeResponse:
 @router.get("/readyz")
 def readyz(container: ContainerDep, request_id: RequestId) -> EnvelopeResponse:
     checks: dict[str, Any] = {}
-    for name, probe in (("postgres", container.db.ping), ("event_store", container.store.head_position),
-                        ("clickhouse", container.clickhouse.ping)):
+    for name, probe in (
+        ("postgres", container.db.ping),
+        ("event_store", container.store.head_position),
+        ("clickhouse", container.clickhouse.ping),
+    ):
         try:
             probe()
             checks[name] = "ok"
@@ -39,7 +42,11 @@ def readyz(container: ContainerDep, request_id: RequestId) -> EnvelopeResponse:
     down = sorted(k for k, v in checks.items() if v.startswith(("down", "failing")))
     if down:
         return failure(
-            "BF-DEP-001", f"not ready: {', '.join(down)}", {"checks": checks}, request_id, status=503,
+            "BF-DEP-001",
+            f"not ready: {', '.join(down)}",
+            {"checks": checks},
+            request_id,
+            status=503,
             headers={"Retry-After": "5"},
         )
     return ok({"status": "ready", "checks": checks}, request_id)

@@ -15,12 +15,11 @@ class Role(StrEnum):
 
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.INVESTOR: frozenset(
-        "orders:read orders:write portfolio:read payments:read payments:write kyc:read kyc:write"
-        " instruments:read analytics:read".split()
+        ["orders:read", "orders:write", "portfolio:read", "payments:read", "payments:write", "kyc:read", "kyc:write", "instruments:read", "analytics:read"]
     ),
-    Role.OPS: frozenset("ops:settlements orders:read reports:read instruments:read analytics:read".split()),
-    Role.ADMIN: frozenset("admin instruments:admin instruments:read users:admin".split()),
-    Role.REGULATOR: frozenset("regulator:read reports:read".split()),
+    Role.OPS: frozenset(["ops:settlements", "orders:read", "reports:read", "instruments:read", "analytics:read"]),
+    Role.ADMIN: frozenset(["admin", "instruments:admin", "instruments:read", "users:admin"]),
+    Role.REGULATOR: frozenset(["regulator:read", "reports:read"]),
 }
 
 

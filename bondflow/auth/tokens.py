@@ -37,7 +37,9 @@ class TokenService:
             "exp": int((now + self.ttl).timestamp()),
             "attrs": attributes or {},
         }
-        return jwt.encode(claims, self.key.private_key, algorithm=self.key.algorithm, headers={"kid": self.key.kid})
+        return jwt.encode(
+            claims, self.key.private_key, algorithm=self.key.algorithm, headers={"kid": self.key.kid}
+        )
 
     def verify(self, token: str) -> Principal:
         try:
@@ -69,5 +71,6 @@ class TokenService:
             raise Unauthenticated("invalid bearer token") from exc
         granted = ROLE_SCOPES[role]
         scopes = frozenset(str(claims.get("scope", "")).split()) & granted
-        attributes = claims.get("attrs") if isinstance(claims.get("attrs"), dict) else {}
+        raw_attributes = claims.get("attrs")
+        attributes: dict[str, object] = raw_attributes if isinstance(raw_attributes, dict) else {}
         return Principal(str(claims["sub"]), role, scopes, {str(k): str(v) for k, v in attributes.items()})

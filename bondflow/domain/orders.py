@@ -35,7 +35,7 @@ class Order(Aggregate):
     def __init__(
         self,
         *,
-        id: UUID,  # noqa: A002 - the library takes the derived aggregate id under this name
+        id: UUID,
         user_id: str,
         isin: str,
         side: str,
@@ -60,7 +60,7 @@ class Order(Aggregate):
 
     @property
     def order_id(self) -> UUID:
-        return self.id  # type: ignore[no-any-return]
+        return self.id
 
     @property
     def remaining_qty(self) -> Decimal:
@@ -73,7 +73,9 @@ class Order(Aggregate):
     def _accepted(self, *, actor_id: str, request_id: str) -> None:
         self.status = OrderStatus.PENDING
 
-    def reject(self, *, code: str, reason: str, details: dict[str, Any], actor_id: str, request_id: str) -> None:
+    def reject(
+        self, *, code: str, reason: str, details: dict[str, Any], actor_id: str, request_id: str
+    ) -> None:
         self._rejected(code=code, reason=reason, details=details, actor_id=actor_id, request_id=request_id)
 
     @event("OrderRejected")

@@ -118,7 +118,9 @@ class CleanPrice:
     value: Decimal
 
     @classmethod
-    def parse(cls, raw: object, field: str = "limit_clean_price", refusal: Refusal = InvalidRequest) -> CleanPrice:
+    def parse(
+        cls, raw: object, field: str = "limit_clean_price", refusal: Refusal = InvalidRequest
+    ) -> CleanPrice:
         value = exact_decimal(raw, field)
         if value <= 0:
             raise _refuse(field, "must be greater than 0", refusal)

@@ -43,9 +43,16 @@ def write_orders(container: Container, count: int, *, cancel_every: int = 0) -> 
         orders = []
         for i in range(start, min(count, start + 500)):
             order = Order(
-                id=uuid.uuid4(), user_id=f"u{i % 7}", isin="INE123A07043", side="BUY" if i % 2 else "SELL",
-                qty=Decimal("1.5"), limit_clean_price=Decimal("99.5"), placed_at=now,
-                request_fingerprint="f", actor_id="t", request_id="r",
+                id=uuid.uuid4(),
+                user_id=f"u{i % 7}",
+                isin="INE123A07043",
+                side="BUY" if i % 2 else "SELL",
+                qty=Decimal("1.5"),
+                limit_clean_price=Decimal("99.5"),
+                placed_at=now,
+                request_fingerprint="f",
+                actor_id="t",
+                request_id="r",
             )
             order.accept(actor_id="t", request_id="r")
             if cancel_every and i % cancel_every == 0:
@@ -65,9 +72,11 @@ def start_worker(settings: Settings, tmp_path: Path, name: str) -> subprocess.Po
         "BONDFLOW_LOG_LEVEL": "WARNING",
     }
     with open(tmp_path / "worker.log", "ab") as log:
-        return subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "bondflow.cli", "worker", name], env=env,
-            stdout=subprocess.DEVNULL, stderr=log,
+        return subprocess.Popen(
+            [sys.executable, "-m", "bondflow.cli", "worker", name],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
 
 
@@ -120,17 +129,20 @@ def test_the_orders_projection_is_exactly_once_across_a_killed_worker_and_a_fail
     assert statuses == {"CANCELLED": orders // 10, "PENDING": orders - orders // 10}
 
 
-def test_order_flow_counts_are_unchanged_when_every_event_is_processed_again(idle_container: Container) -> None:
+def test_order_flow_counts_are_unchanged_when_every_event_is_processed_again(
+    idle_container: Container,
+) -> None:
     head = write_orders(idle_container, 600, cancel_every=4)
     projector = order_flow.OrderFlowProjector(idle_container.clickhouse)
     projector.setup()
     notifications = idle_container.store.recorder.select_notifications(start=1, limit=head)
     batch = [
         Positioned(idle_container.store.mapper.to_domain_event(n), n.id)
-        for n in notifications if n.topic in projector.topics
+        for n in notifications
+        if n.topic in projector.topics
     ]
     for chunk in range(0, len(batch), 250):
-        projector.process(batch[chunk:chunk + 250], batch[min(chunk + 250, len(batch)) - 1].position)
+        projector.process(batch[chunk : chunk + 250], batch[min(chunk + 250, len(batch)) - 1].position)
     first = order_flow.order_flow(idle_container.clickhouse, isin=None, start=None, end=None)
     projector.process(batch, head)  # a crash before the checkpoint means everything comes again
     projector.process(batch[:100], head)
@@ -156,15 +168,18 @@ def test_the_order_flow_endpoint_reads_clickhouse_per_isin_side_and_day(
         body = {"isin": "INE123A07043", "side": side, "qty": str(i + 1)}
         last = client.post("/v1/orders", json=body, headers={**headers, "Idempotency-Key": f"f{i}"}).json()
     assert last is not None
-    response = client.get("/v1/analytics/order-flow", params={"isin": "INE123A07043",
-                                                               "min_position": last["meta"]["position"]},
-                          headers=headers)
+    response = client.get(
+        "/v1/analytics/order-flow",
+        params={"isin": "INE123A07043", "min_position": last["meta"]["position"]},
+        headers=headers,
+    )
     assert response.status_code == 200, response.text
     rows = {r["side"]: r for r in response.json()["data"]}
     assert rows["BUY"]["orders"] == 2
     assert rows["BUY"]["qty"] == "3.000000"
     assert rows["SELL"]["qty"] == "3.000000"
     assert rows["SELL"]["accepted"] == 1
-    empty = client.get("/v1/analytics/order-flow", params={"from": "2000-01-01", "to": "2000-01-02"},
-                       headers=headers)
+    empty = client.get(
+        "/v1/analytics/order-flow", params={"from": "2000-01-01", "to": "2000-01-02"}, headers=headers
+    )
     assert empty.json()["data"] == []

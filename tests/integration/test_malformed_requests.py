@@ -48,7 +48,7 @@ def post_raw(client: TestClient, headers: dict[str, str], content: bytes | str) 
         b'{"side": "BUY", "qty": 1}',
         b'{"isin": "INE123A07043", "side": "BUY", "qty": 1, "limit_clean_price": "1e9"}',
         b"[" * 100_000 + b"]" * 100_000,
-        "{\"isin\": \"INE123A07043\", \"side\": \"BUY\", \"qty\": \"\u0661\"}".encode(),
+        '{"isin": "INE123A07043", "side": "BUY", "qty": "\u0661"}'.encode(),
     ],
 )
 def test_malformed_bodies_answer_400_bf_req_001(
@@ -65,8 +65,16 @@ def test_malformed_bodies_answer_400_bf_req_001(
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("isin", "INE123A07045"), ("isin", "ine123a07043"), ("qty", "0"), ("qty", "-1"), ("qty", "0.0000001"),
-     ("limit_clean_price", "0"), ("limit_clean_price", "99.12345"), ("limit_clean_price", -5)],
+    [
+        ("isin", "INE123A07045"),
+        ("isin", "ine123a07043"),
+        ("qty", "0"),
+        ("qty", "-1"),
+        ("qty", "0.0000001"),
+        ("limit_clean_price", "0"),
+        ("limit_clean_price", "99.12345"),
+        ("limit_clean_price", -5),
+    ],
 )
 def test_invalid_order_parameters_answer_400_bf_ord_003_naming_the_field(
     client: TestClient, investor: dict[str, str], field: str, value: Any
@@ -80,8 +88,9 @@ def test_invalid_order_parameters_answer_400_bf_ord_003_naming_the_field(
 
 def test_a_body_that_is_not_json_content_is_refused(client: TestClient, investor: dict[str, str]) -> None:
     response = client.post(
-        "/v1/orders", content=b"isin=x", headers={**investor, "Idempotency-Key": "k",
-                                                  "Content-Type": "application/x-www-form-urlencoded"}
+        "/v1/orders",
+        content=b"isin=x",
+        headers={**investor, "Idempotency-Key": "k", "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BF-REQ-001"
@@ -104,8 +113,14 @@ def test_bad_path_and_query_values_are_400(client: TestClient, investor: dict[st
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=12,
 )
 order_like = st.fixed_dictionaries(
@@ -122,7 +137,9 @@ order_like = st.fixed_dictionaries(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=order_like | json_values)
-def test_no_generated_body_ever_produces_a_5xx(client: TestClient, investor: dict[str, str], body: Any) -> None:
+def test_no_generated_body_ever_produces_a_5xx(
+    client: TestClient, investor: dict[str, str], body: Any
+) -> None:
     response = client.post("/v1/orders", json=body, headers={**investor, "Idempotency-Key": uuid.uuid4().hex})
     assert response.status_code < 500, response.text
     assert set(response.json()) == {"data", "error", "meta"}

@@ -24,13 +24,19 @@ def place(client: TestClient, headers: dict[str, str], body: Any = None, key: st
     return client.post("/v1/orders", json=body or BODY, headers={**headers, "Idempotency-Key": key})
 
 
-def test_an_order_is_accepted_and_read_back_with_exact_decimals(client: TestClient, investor: dict[str, str]) -> None:
-    placed = place(client, investor, {"isin": ISIN, "side": "BUY", "qty": 12.345678, "limit_clean_price": 101.1234})
+def test_an_order_is_accepted_and_read_back_with_exact_decimals(
+    client: TestClient, investor: dict[str, str]
+) -> None:
+    placed = place(
+        client, investor, {"isin": ISIN, "side": "BUY", "qty": 12.345678, "limit_clean_price": 101.1234}
+    )
     assert placed.status_code == 202, placed.text
     data, meta = placed.json()["data"], placed.json()["meta"]
     assert data["status"] == "PENDING"
     assert meta["position"] >= 2
-    read = client.get(f"/v1/orders/{data['order_id']}", params={"min_position": meta["position"]}, headers=investor)
+    read = client.get(
+        f"/v1/orders/{data['order_id']}", params={"min_position": meta["position"]}, headers=investor
+    )
     assert read.status_code == 200, read.text
     order = read.json()["data"]
     assert order["qty"] == "12.345678"
@@ -73,7 +79,9 @@ def test_an_order_without_idempotency_key_is_refused(client: TestClient, investo
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\tkey"])
-def test_a_malformed_idempotency_key_is_refused(client: TestClient, investor: dict[str, str], key: str) -> None:
+def test_a_malformed_idempotency_key_is_refused(
+    client: TestClient, investor: dict[str, str], key: str
+) -> None:
     response = client.post("/v1/orders", json=BODY, headers={**investor, "Idempotency-Key": key})
     assert response.status_code == 400
     assert response.json()["error"]["code"] in {"BF-REQ-001", "BF-IDEM-001"}
@@ -95,7 +103,9 @@ def test_cancel_moves_a_pending_order_to_cancelled_and_a_second_cancel_is_refuse
     assert again.json()["error"]["code"] == "BF-ORD-008"
 
 
-def test_a_cancel_retried_with_its_key_is_a_replay_not_an_error(client: TestClient, investor: dict[str, str]) -> None:
+def test_a_cancel_retried_with_its_key_is_a_replay_not_an_error(
+    client: TestClient, investor: dict[str, str]
+) -> None:
     order_id = place(client, investor).json()["data"]["order_id"]
     headers = {**investor, "Idempotency-Key": "cancel-1"}
     first = client.post(f"/v1/orders/{order_id}/cancel", headers=headers)
@@ -106,12 +116,17 @@ def test_a_cancel_retried_with_its_key_is_a_replay_not_an_error(client: TestClie
     assert second.json()["data"] == first.json()["data"]
 
 
-def test_another_investors_order_is_not_found_for_read_or_cancel(client: TestClient, container: Container) -> None:
+def test_another_investors_order_is_not_found_for_read_or_cancel(
+    client: TestClient, container: Container
+) -> None:
     alice, bob = bearer(container, sub="alice"), bearer(container, sub="bob")
     placed = place(client, alice).json()
     order_id = placed["data"]["order_id"]
     position = placed["meta"]["position"]
-    assert client.get(f"/v1/orders/{order_id}", params={"min_position": position}, headers=bob).status_code == 404
+    assert (
+        client.get(f"/v1/orders/{order_id}", params={"min_position": position}, headers=bob).status_code
+        == 404
+    )
     assert client.post(f"/v1/orders/{order_id}/cancel", headers=bob).json()["error"]["code"] == "BF-NF-001"
     assert client.get("/v1/orders", params={"min_position": position}, headers=bob).json()["data"] == []
 
@@ -135,7 +150,9 @@ def test_requests_without_a_valid_token_are_refused(client: TestClient, containe
     assert client.get("/v1/orders", headers=regulator).status_code == 403
 
 
-def test_cursor_pagination_walks_every_order_once_in_order(client: TestClient, investor: dict[str, str]) -> None:
+def test_cursor_pagination_walks_every_order_once_in_order(
+    client: TestClient, investor: dict[str, str]
+) -> None:
     placed = [place(client, investor).json() for _ in range(7)]
     last_position = placed[-1]["meta"]["position"]
     seen: list[str] = []
@@ -155,12 +172,16 @@ def test_cursor_pagination_walks_every_order_once_in_order(client: TestClient, i
     assert seen == [p["data"]["order_id"] for p in reversed(placed)]
 
 
-def test_list_filters_by_status_and_isin_and_sorts_ascending(client: TestClient, investor: dict[str, str]) -> None:
+def test_list_filters_by_status_and_isin_and_sorts_ascending(
+    client: TestClient, investor: dict[str, str]
+) -> None:
     first = place(client, investor).json()["data"]["order_id"]
     other_isin = place(client, investor, {**BODY, "isin": "US0378331005"}).json()["data"]["order_id"]
     cancelled = client.post(f"/v1/orders/{first}/cancel", headers=investor).json()
     position = cancelled["meta"]["position"]
-    by_status = client.get("/v1/orders", params={"status": "CANCELLED", "min_position": position}, headers=investor)
+    by_status = client.get(
+        "/v1/orders", params={"status": "CANCELLED", "min_position": position}, headers=investor
+    )
     assert [o["order_id"] for o in by_status.json()["data"]] == [first]
     by_isin = client.get("/v1/orders", params={"isin": "US0378331005"}, headers=investor)
     assert [o["order_id"] for o in by_isin.json()["data"]] == [other_isin]
@@ -170,8 +191,16 @@ def test_list_filters_by_status_and_isin_and_sorts_ascending(client: TestClient,
 
 @pytest.mark.parametrize(
     "params",
-    [{"sort": "qty"}, {"sort": "-user_id"}, {"status": "OPEN"}, {"limit": 0}, {"limit": 101}, {"cursor": "garbage"},
-     {"isin": "INE123A07045"}, {"min_position": -1}],
+    [
+        {"sort": "qty"},
+        {"sort": "-user_id"},
+        {"status": "OPEN"},
+        {"limit": 0},
+        {"limit": 101},
+        {"cursor": "garbage"},
+        {"isin": "INE123A07045"},
+        {"min_position": -1},
+    ],
 )
 def test_list_refuses_unknown_sorts_filters_and_bad_cursors(
     client: TestClient, investor: dict[str, str], params: dict[str, Any]
@@ -181,7 +210,9 @@ def test_list_refuses_unknown_sorts_filters_and_bad_cursors(
     assert response.json()["error"]["code"] == "BF-REQ-001"
 
 
-def test_order_events_record_actor_request_and_exact_decimals(client: TestClient, container: Container) -> None:
+def test_order_events_record_actor_request_and_exact_decimals(
+    client: TestClient, container: Container
+) -> None:
     headers = {**bearer(container, sub="alice"), "X-Request-ID": "req-123"}
     placed = place(client, headers, {**BODY, "qty": "0.000001"}).json()
     order = container.store.repository.get(uuid.UUID(placed["data"]["order_id"]))

@@ -58,6 +58,7 @@ DEFAULT_JVM_OPTS = (
 )
 
 _PR_SET_PDEATHSIG = 1
+_BIND_FAILURE = "Address already in use"
 
 
 class KafkaBrokerError(RuntimeError):
@@ -202,7 +203,7 @@ class KafkaBroker:
                     self._wait_ready(started)
                     break
                 except KafkaBrokerError:
-                    bind_failed = "Address already in use" in self._log_tail(200)
+                    bind_failed = self._log_mentions(_BIND_FAILURE)
                     self._terminate()
                     if not bind_failed or attempt == 2:
                         raise
@@ -313,6 +314,8 @@ class KafkaBroker:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise self._startup_error(f"the broker process exited with code {self._proc.returncode}")
+            if self._log_mentions(_BIND_FAILURE):  # Kafka takes ~30 s to shut down after a bind failure
+                raise self._startup_error("a listener port was taken")
             if _port_open(self.port):
                 try:
                     self._probe()
@@ -335,6 +338,11 @@ class KafkaBroker:
                 raise KafkaBrokerError("no broker registered yet")
         finally:
             admin.close()
+
+    def _log_mentions(self, text: str) -> bool:
+        if self.log_path is None or not self.log_path.is_file():
+            return False
+        return text.encode() in self.log_path.read_bytes()
 
     def _log_tail(self, lines: int = 40) -> str:
         if self.log_path is None or not self.log_path.is_file():

@@ -118,7 +118,9 @@ def test_schedule_coupons_and_accrued_interest_match_quantlib(case: tuple[BondTe
     ours = build_schedule(terms, _CALENDAR)
     theirs = [ql.as_fixed_rate_coupon(flow) for flow in bond.cashflows()][:-1]
 
-    assert [c.accrual_end for c in ours.coupons] == [date(c.date().year(), c.date().month(), c.date().dayOfMonth()) for c in theirs]
+    assert [c.accrual_end for c in ours.coupons] == [
+        date(c.date().year(), c.date().month(), c.date().dayOfMonth()) for c in theirs
+    ]
     for coupon, twin in zip(ours.coupons, theirs, strict=True):
         assert abs(float(coupon.amount) - twin.amount()) <= PRICE_TOLERANCE
     analytics = analyse(terms, _CALENDAR, settlement, ytm=Decimal("0.07"))
@@ -148,8 +150,12 @@ def test_prices_durations_convexity_and_pv01_from_a_yield_match_quantlib(
     assert abs(float(analytics.dirty_price) - dirty(y)) <= PRICE_TOLERANCE
     clean = bond.cleanPrice(y, day_counter, ql.Compounded, frequency, at)
     assert abs(float(analytics.clean_price) - clean) <= PRICE_TOLERANCE
-    macaulay = ql.BondFunctions.duration(bond, y, day_counter, ql.Compounded, frequency, ql.Duration.Macaulay, at)
-    modified = ql.BondFunctions.duration(bond, y, day_counter, ql.Compounded, frequency, ql.Duration.Modified, at)
+    macaulay = ql.BondFunctions.duration(
+        bond, y, day_counter, ql.Compounded, frequency, ql.Duration.Macaulay, at
+    )
+    modified = ql.BondFunctions.duration(
+        bond, y, day_counter, ql.Compounded, frequency, ql.Duration.Modified, at
+    )
     assert abs(float(analytics.macaulay_duration) - macaulay) <= DURATION_TOLERANCE
     assert abs(float(analytics.modified_duration) - modified) <= DURATION_TOLERANCE
     convexity = ql.BondFunctions.convexity(bond, y, day_counter, ql.Compounded, frequency, at)

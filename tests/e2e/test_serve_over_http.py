@@ -1,0 +1,117 @@
+"""The README's session against a real `bondflow serve` process over loopback HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "BONDFLOW_DATABASE_URL": database_url,
+        "BONDFLOW_DATA_DIR": str(tmp_path / "var"),
+        "BONDFLOW_HTTP_PORT": str(port),
+        "BONDFLOW_LOG_LEVEL": "WARNING",
+    }
+    env.pop("BONDFLOW_CLICKHOUSE_DSN", None)  # the server opens chDB under its own DATA_DIR
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bondflow.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"bondflow serve did not become ready:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield base, env
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def cli_token(env: dict[str, str], role: str, sub: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "bondflow.cli", "token", "--role", role, "--sub", sub],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_the_readme_session_places_replays_and_reads_an_order(server: tuple[str, dict[str, str]]) -> None:
+    base, env = server
+    auth = {"Authorization": f"Bearer {cli_token(env, 'investor', 'alice')}"}
+    body = {"isin": "INE123A07043", "side": "BUY", "qty": 10, "limit_clean_price": 99.75}
+    with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
+        placed = http.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-001"})
+        assert placed.status_code == 202, placed.text
+        replay = http.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-001"})
+        assert replay.status_code == 409
+        assert replay.json()["data"] == placed.json()["data"]
+        changed = http.post("/v1/orders", json={**body, "qty": 11}, headers={"Idempotency-Key": "order-001"})
+        assert changed.status_code == 422
+        order_id = placed.json()["data"]["order_id"]
+        position = placed.json()["meta"]["position"]
+        read = http.get(f"/v1/orders/{order_id}", params={"min_position": position})
+        assert read.status_code == 200
+        assert read.json()["data"]["limit_clean_price"] == "99.7500"
+        flow = http.get("/v1/analytics/order-flow", params={"min_position": position})
+        assert flow.json()["data"][0]["qty"] == "10.000000"
+        jwks = http.get("/.well-known/jwks.json").json()
+        assert jwks["keys"][0]["alg"] == "ES256"
+
+
+def test_the_token_command_is_refused_in_prod(tmp_path: Path) -> None:
+    env = {**os.environ, "BONDFLOW_ENV": "prod", "BONDFLOW_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bondflow.cli", "token", "--role", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "refused in prod" in result.stderr
+    assert not (tmp_path / "keys").exists()
+
+
+def test_serve_refuses_to_start_in_prod_with_defaults(tmp_path: Path) -> None:
+    env = {**os.environ, "BONDFLOW_ENV": "prod", "BONDFLOW_DATA_DIR": str(tmp_path)}
+    env.pop("BONDFLOW_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "bondflow.cli", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "refusing to start in prod" in result.stderr
+    assert not (tmp_path / "pg").exists()

@@ -1,0 +1,69 @@
+"""Operational endpoints and headers: health, readiness, metrics, JWKS, request ids, security headers."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+from fastapi.testclient import TestClient
+
+from bondflow.auth.principal import Role
+from bondflow.container import Container
+
+pytestmark = pytest.mark.integration
+
+
+def test_healthz_and_readyz_report_every_dependency(client: TestClient, container: Container) -> None:
+    assert client.get("/healthz").json()["data"] == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    checks = ready.json()["data"]["checks"]
+    assert checks["postgres"] == checks["clickhouse"] == checks["event_store"] == "ok"
+    assert checks["follower:orders_view"] in {"ok", "standby"}
+
+
+def test_readyz_answers_503_naming_what_is_down(client: TestClient, container: Container) -> None:
+    container.followers["orders_view"].stop()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert "follower:orders_view" in response.json()["error"]["message"]
+    assert response.json()["error"]["details"]["checks"]["postgres"] == "ok"
+
+
+def test_metrics_expose_route_latency_and_follower_lag(client: TestClient, investor: dict[str, str]) -> None:
+    client.get("/v1/orders", headers=investor)
+    text = client.get("/metrics").text
+    assert (
+        'bondflow_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/v1/orders",status="200"}'
+        in text
+    )
+    assert 'bondflow_follower_lag_events{follower="orders_view"}' in text
+
+
+def test_tokens_verify_against_the_published_jwks(client: TestClient, container: Container) -> None:
+    jwks = client.get("/.well-known/jwks.json").json()
+    (key,) = jwks["keys"]
+    public = jwt.PyJWK(key).key
+    token = container.tokens.mint("u-9", Role.INVESTOR)
+    claims = jwt.decode(token, public, algorithms=["ES256"], audience="bondflow-api")
+    assert claims["sub"] == "u-9"
+
+
+def test_a_valid_request_id_is_kept_and_an_invalid_one_replaced(client: TestClient) -> None:
+    kept = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert kept.headers["X-Request-ID"] == "abc-123"
+    assert kept.json()["meta"]["request_id"] == "abc-123"
+    replaced = client.get("/healthz", headers={"X-Request-ID": "bad id <script>"})
+    assert replaced.headers["X-Request-ID"].startswith("bf_")
+
+
+def test_every_response_carries_security_headers(client: TestClient) -> None:
+    for path in ("/healthz", "/v1/nothing", "/openapi.json"):
+        response = client.get(path)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "default-src" in response.headers["Content-Security-Policy"]
+
+
+def test_openapi_documents_the_order_request_body(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/v1/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["isin", "side", "qty"]
