@@ -97,6 +97,7 @@ def test_the_token_command_is_refused_in_prod(tmp_path: Path) -> None:
     env = {**os.environ, "BONDFLOW_ENV": "prod", "BONDFLOW_DATA_DIR": str(tmp_path)}
     result = subprocess.run(
         [sys.executable, "-m", "bondflow.cli", "token", "--role", "admin"],
+        check=False,
         env=env,
         capture_output=True,
         text=True,
@@ -110,7 +111,12 @@ def test_serve_refuses_to_start_in_prod_with_defaults(tmp_path: Path) -> None:
     env = {**os.environ, "BONDFLOW_ENV": "prod", "BONDFLOW_DATA_DIR": str(tmp_path)}
     env.pop("BONDFLOW_DATABASE_URL", None)
     result = subprocess.run(
-        [sys.executable, "-m", "bondflow.cli", "serve"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bondflow.cli", "serve"],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "refusing to start in prod" in result.stderr
