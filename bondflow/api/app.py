@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from bondflow.api.docs import install_docs
 from bondflow.api.errors import install_error_handlers
 from bondflow.api.middleware import install_middleware
 from bondflow.api.ops_routes import router as ops_router
@@ -22,7 +23,8 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
-    install_middleware(app, container.metrics)
+    install_middleware(app, container.metrics, container.settings.cors_allow_origins)
+    install_docs(app)
     app.include_router(ops_router)
     app.include_router(command_router)
     app.include_router(query_router)

@@ -7,9 +7,10 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 
 from bondflow.api.envelope import failure
-from bondflow.api.request_context import current_request_id, request_id_from
+from bondflow.api.request_context import current_request_id, request_id_from, traceparent_from
 from bondflow.metrics import Metrics
 
 log = structlog.get_logger("bondflow.access")
@@ -27,15 +28,26 @@ def _route_template(request: Request) -> str:
     return str(getattr(route, "path", "unmatched"))
 
 
-def install_middleware(app: FastAPI, metrics: Metrics) -> None:
+def install_middleware(app: FastAPI, metrics: Metrics, cors_allow_origins: list[str]) -> None:
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=cors_allow_origins,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "traceparent"],
+        expose_headers=["X-Request-ID", "Idempotent-Replayed", "Retry-After", "traceparent"],
+        max_age=600,
+    )
+
     @app.middleware("http")
     async def request_plumbing(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         request_id = request_id_from(request.headers.get("x-request-id"))
+        trace_id, traceparent = traceparent_from(request.headers.get("traceparent"))
         request.state.request_id = request_id
+        request.state.traceparent = traceparent
         token = current_request_id.set(request_id)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
         started = time.perf_counter()
         try:
             response = await call_next(request)
@@ -43,12 +55,13 @@ def install_middleware(app: FastAPI, metrics: Metrics) -> None:
             log.exception("unhandled error in request pipeline")
             response = failure("BF-INT-001", "internal error", {}, request_id, status=500)
         finally:
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.unbind_contextvars("request_id", "trace_id")
             current_request_id.reset(token)
         elapsed = time.perf_counter() - started
         route = _route_template(request)
         metrics.request_latency.labels(request.method, route, str(response.status_code)).observe(elapsed)
         response.headers["X-Request-ID"] = request_id
+        response.headers["traceparent"] = traceparent
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.path.startswith("/docs"):

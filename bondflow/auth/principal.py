@@ -15,9 +15,21 @@ class Role(StrEnum):
 
 ROLE_SCOPES: dict[Role, frozenset[str]] = {
     Role.INVESTOR: frozenset(
-        ["orders:read", "orders:write", "portfolio:read", "payments:read", "payments:write", "kyc:read", "kyc:write", "instruments:read", "analytics:read"]
+        [
+            "orders:read",
+            "orders:write",
+            "portfolio:read",
+            "payments:read",
+            "payments:write",
+            "kyc:read",
+            "kyc:write",
+            "instruments:read",
+            "analytics:read",
+        ]
     ),
-    Role.OPS: frozenset(["ops:settlements", "orders:read", "reports:read", "instruments:read", "analytics:read"]),
+    Role.OPS: frozenset(
+        ["ops:settlements", "orders:read", "reports:read", "instruments:read", "analytics:read"]
+    ),
     Role.ADMIN: frozenset(["admin", "instruments:admin", "instruments:read", "users:admin"]),
     Role.REGULATOR: frozenset(["regulator:read", "reports:read"]),
 }

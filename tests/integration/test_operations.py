@@ -67,3 +67,28 @@ def test_openapi_documents_the_order_request_body(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/v1/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["isin", "side", "qty"]
+
+
+def test_a_callers_traceparent_keeps_its_trace_id_with_a_new_span(client: TestClient) -> None:
+    incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    response = client.get("/healthz", headers={"traceparent": incoming})
+    version, trace_id, span_id, flags = response.headers["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", "4bf92f3577b34da6a3ce929d0e0e4736", "01")
+    assert span_id != "00f067aa0ba902b7"
+    fresh = client.get("/healthz", headers={"traceparent": "garbage"}).headers["traceparent"]
+    assert fresh.split("-")[1] != trace_id
+
+
+def test_cors_allows_only_configured_origins(client: TestClient) -> None:
+    preflight = client.options(
+        "/v1/orders", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_docs_are_served_with_bundled_assets(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "/docs/static/swagger-ui-bundle.js" in page.text
+    assert "cdn" not in page.text.lower()
+    assert client.get("/docs/static/swagger-ui-bundle.js").status_code == 200

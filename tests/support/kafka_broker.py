@@ -330,7 +330,8 @@ class KafkaBroker:
         admin = kafka.KafkaAdminClient(
             bootstrap_servers=f"127.0.0.1:{self.port}",
             client_id="bondflow-test-broker-probe",
-            request_timeout_ms=5000,
+            bootstrap_timeout_ms=3000,
+            request_timeout_ms=3000,
         )
         try:
             cluster = admin.describe_cluster()

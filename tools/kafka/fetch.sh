@@ -21,11 +21,17 @@ fail() {
 command -v java >/dev/null 2>&1 || [[ -x "${JAVA_HOME:-/nonexistent}/bin/java" ]] \
     || fail "no Java found (need Java 17+ on PATH or in JAVA_HOME) to run the Kafka broker"
 
-# Stamp = hash of pom.xml: a version bump in the pom re-fetches.
+# Stamp = hash of pom.xml (a version bump in the pom re-fetches), then the name of every jar fetched
+# (a jar gone missing re-fetches).
 want="$(sha256sum "$here/pom.xml" | cut -d' ' -f1)"
 
 have_jars() {
-    [[ -f "$stamp" ]] && [[ "$(cat "$stamp")" == "$want" ]] && compgen -G "$lib/kafka_2.13-*.jar" >/dev/null
+    [[ -f "$stamp" ]] && [[ "$(head -n 1 "$stamp")" == "$want" ]] || return 1
+    compgen -G "$lib/kafka_2.13-*.jar" >/dev/null || return 1
+    local jar
+    while IFS= read -r jar; do
+        [[ -f "$lib/$jar" ]] || return 1
+    done < <(tail -n +2 "$stamp")
 }
 
 if have_jars; then
@@ -59,6 +65,9 @@ if ! mvn -B -o -f "$here/pom.xml" package "$@" >>"$log" 2>&1; then
 fi
 
 compgen -G "$lib/kafka_2.13-*.jar" >/dev/null || fail "Maven ran but $lib has no kafka_2.13 jar (log: $log)"
-echo "$want" >"$stamp"
+{
+    echo "$want"
+    (cd "$lib" && ls -1 -- *.jar)
+} >"$stamp"
 kafka_jar="$(basename "$(compgen -G "$lib/kafka_2.13-*.jar" | head -n 1)" .jar)"
 echo "kafka-broker: fetched $(find "$lib" -name '*.jar' | wc -l) jars ($kafka_jar) into $lib in $((SECONDS - start))s"
