@@ -12,17 +12,16 @@ from bondflow.auth.tokens import TokenService
 from bondflow.clock import Clock, SystemClock
 from bondflow.container import Container
 from bondflow.eventstore import EventStore
-from bondflow.followers import FollowerRunner
+from bondflow.followers import Follower, FollowerRunner
 from bondflow.metrics import Metrics
 from bondflow.settings import Settings
 from commands.idempotency import InFlightGuard
 from commands.orders import OrderCommands
 from projections.order_flow import OrderFlowProjector
 from projections.orders_view import OrdersProjector
+from projections.regulator_stream import RegulatorStreamProjector
 
 log = logging.getLogger(__name__)
-
-FOLLOWER_NAMES = ("orders_view", "order_flow")
 
 
 def database_url(settings: Settings) -> str:
@@ -31,11 +30,9 @@ def database_url(settings: Settings) -> str:
     return start_embedded_postgres(settings.resolved_data_dir)
 
 
-def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
-    settings.check_safe_for_production()
-    clock = clock or SystemClock()
-    data_dir = settings.resolved_data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+def open_store(settings: Settings) -> tuple[Database, EventStore]:
+    """PostgreSQL only: the read-side pool and the event store (for offline tools such as verify)."""
+    settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url(settings)
     db = Database(url, pool_size=settings.postgres_pool_size)
     db.open()
@@ -44,6 +41,14 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
             url, lock_timeout=settings.postgres_lock_timeout_seconds, pool_size=settings.postgres_pool_size
         )
     )
+    return db, store
+
+
+def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
+    settings.check_safe_for_production()
+    clock = clock or SystemClock()
+    data_dir = settings.resolved_data_dir
+    db, store = open_store(settings)
     clickhouse = ClickHouse(settings.clickhouse_dsn or default_dsn(data_dir), settings.clickhouse_database)
     signing_key = SigningKey.load_or_create(data_dir)
     tokens = TokenService(signing_key, clock, timedelta(seconds=settings.token_ttl_seconds))
@@ -59,7 +64,12 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         orders=OrderCommands(store, InFlightGuard(db), clock),
         metrics=metrics,
     )
-    for projector in (OrdersProjector(db), OrderFlowProjector(clickhouse)):
+    followers: tuple[Follower, ...] = (
+        OrdersProjector(db),
+        OrderFlowProjector(clickhouse),
+        RegulatorStreamProjector(db, signing_key.sign),
+    )
+    for projector in followers:
         container.followers[projector.name] = FollowerRunner(
             projector, store, db, batch_size=settings.follower_batch_size
         )

@@ -95,6 +95,35 @@ def token(
     typer.echo(service.mint(sub or str(uuid.uuid4()), role))
 
 
+@cli.command()
+def verify() -> None:
+    """Check the regulator hash chain, every published event against the event store, and the signed
+    checkpoints, offline; exit 1 naming the first bad seq."""
+    from rich.console import Console
+
+    from bondflow.audit.verify import verify as run_verify
+    from bondflow.auth.keys import SigningKey
+    from bondflow.bootstrap import open_store
+
+    settings = Settings()
+    console = Console(stderr=True)
+    db, store = open_store(settings)
+    key = SigningKey.load_or_create(settings.resolved_data_dir)
+    try:
+        with console.status("verifying the hash chain…") as status:
+            report = run_verify(db, store, key.verify, lambda n: status.update(f"verified {n} events…"))
+    finally:
+        store.close()
+        db.close()
+    if report.ok:
+        typer.echo(
+            f"OK: {report.events} events chained and matching the event store; {report.checkpoints} signed checkpoints valid"
+        )
+        return
+    typer.echo(f"FAILED at seq {report.first_bad_seq}: {report.problem}")
+    raise typer.Exit(1)
+
+
 def main() -> None:
     from bondflow.errors import ConfigurationError
 

@@ -10,6 +10,7 @@ from bondflow.api.middleware import install_middleware
 from bondflow.api.ops_routes import router as ops_router
 from bondflow.container import Container
 from commands.routes import router as command_router
+from projections.regulator_routes import router as regulator_router
 from projections.routes import router as query_router
 
 
@@ -28,4 +29,5 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(command_router)
     app.include_router(query_router)
+    app.include_router(regulator_router)
     return app

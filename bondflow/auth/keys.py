@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 
@@ -64,3 +65,14 @@ class SigningKey:
                 }
             ]
         }
+
+    def sign(self, message: bytes) -> tuple[str, bytes]:
+        """ECDSA P-256 / SHA-256 signature (DER) of `message`, with the key id that made it."""
+        return self.kid, self.private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+
+    def verify(self, message: bytes, signature: bytes) -> bool:
+        try:
+            self.public_key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True

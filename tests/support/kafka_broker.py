@@ -47,6 +47,7 @@ KAFKA_TOOL_DIR = REPO_ROOT / "tools" / "kafka"
 LIB_DIR = KAFKA_TOOL_DIR / "target" / "lib"
 FETCH_SCRIPT = KAFKA_TOOL_DIR / "fetch.sh"
 LOG4J2_CONFIG = KAFKA_TOOL_DIR / "log4j2.xml"
+FAILED_LOG = KAFKA_TOOL_DIR / "target" / "last-failed-broker.log"
 
 # Small footprint, fast start, die rather than limp on OOM.
 DEFAULT_JVM_OPTS = (
@@ -59,6 +60,7 @@ DEFAULT_JVM_OPTS = (
 
 _PR_SET_PDEATHSIG = 1
 _BIND_FAILURE = "Address already in use"
+_WORKDIR_PREFIX = "bondflow-kafka-"
 
 
 class KafkaBrokerError(RuntimeError):
@@ -66,10 +68,11 @@ class KafkaBrokerError(RuntimeError):
 
 
 def ensure_jars() -> Path:
-    """Make sure ``tools/kafka/target/lib`` holds the broker's jars (runs fetch.sh if needed)."""
-    stamp = LIB_DIR.parent / "lib.stamp"
-    if stamp.is_file() and any(LIB_DIR.glob("kafka_2.13-*.jar")):
-        return LIB_DIR
+    """Make sure ``tools/kafka/target/lib`` holds the broker's jars.
+
+    Runs tools/kafka/fetch.sh every time: it returns in ~10 ms when its stamp says every jar is there,
+    and fetches (from ~/.m2, else Maven Central) otherwise.
+    """
     if not FETCH_SCRIPT.is_file():
         raise KafkaBrokerError(f"missing {FETCH_SCRIPT}: cannot fetch the Kafka broker jars")
     proc = subprocess.run(
@@ -78,7 +81,7 @@ def ensure_jars() -> Path:
     if proc.returncode != 0 or not any(LIB_DIR.glob("kafka_2.13-*.jar")):
         raise KafkaBrokerError(
             "the Kafka broker jars are missing and tools/kafka/fetch.sh could not fetch them "
-            "(needs Maven and Maven Central, or a warm ~/.m2):\n" + (proc.stdout + proc.stderr).strip()
+            "(it needs Maven, and Maven Central or a warm ~/.m2):\n" + (proc.stdout + proc.stderr).strip()
         )
     return LIB_DIR
 
@@ -114,13 +117,26 @@ def _random_cluster_id() -> str:
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """Linux: SIGTERM the broker if the pytest process dies without tearing down."""
-    try:
+    with contextlib.suppress(Exception):  # best effort only
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except Exception:  # noqa: S110 - best effort only
-        pass
+
+
+def _remove_stale_workdirs() -> None:
+    """Remove temp dirs left by test sessions that were killed (their owner process is gone)."""
+    for workdir in Path(tempfile.gettempdir()).glob(f"{_WORKDIR_PREFIX}*"):
+        try:
+            owner = int((workdir / "owner.pid").read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            shutil.rmtree(workdir, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 def _port_open(port: int) -> bool:
@@ -191,7 +207,9 @@ class KafkaBroker:
         started = time.monotonic()
         lib = ensure_jars()
         java = find_java()
-        self.workdir = Path(tempfile.mkdtemp(prefix="bondflow-kafka-"))
+        _remove_stale_workdirs()
+        self.workdir = Path(tempfile.mkdtemp(prefix=_WORKDIR_PREFIX))
+        (self.workdir / "owner.pid").write_text(str(os.getpid()), encoding="ascii")
         try:
             # A port picked free can be taken before the JVM binds it: retry on a bind failure.
             for attempt in range(3):
@@ -298,7 +316,7 @@ class KafkaBroker:
         kwargs: dict[str, Any] = {}
         if sys.platform.startswith("linux"):
             kwargs["preexec_fn"] = _die_with_parent
-        self._proc = subprocess.Popen(  # noqa: PLW1509 - preexec_fn only sets PDEATHSIG
+        self._proc = subprocess.Popen(
             self._java_cmd(java, lib, "kafka.Kafka", str(self._properties_path())),
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
@@ -352,23 +370,29 @@ class KafkaBroker:
         return "\n".join(text.splitlines()[-lines:])
 
     def _startup_error(self, reason: str) -> KafkaBrokerError:
+        kept = "(no broker log)"
+        if self.log_path is not None and self.log_path.is_file():
+            # The temp dir goes away on stop(): keep the whole log where CI and developers can read it.
+            with contextlib.suppress(OSError):
+                FAILED_LOG.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.log_path, FAILED_LOG)
+                kept = str(FAILED_LOG)
         return KafkaBrokerError(
             f"the Kafka test broker did not start: {reason}.\n"
             f"jars: {LIB_DIR} (fetch with tools/kafka/fetch.sh); needs Java 17+; "
             f"ports 127.0.0.1:{self.port} (broker) / {self.controller_port} (controller).\n"
-            f"last lines of {self.log_path}:\n{self._log_tail()}"
+            f"whole broker log: {kept}; its last lines:\n{self._log_tail()}"
         )
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # controlled shutdown, ~0.5 s
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

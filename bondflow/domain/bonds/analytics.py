@@ -70,7 +70,7 @@ def analyse(
             solved = validate_yield(ytm)
             dirty = dirty_price_from_yield(position, solved)
             clean = dirty - accrued
-        risk = risk_measures(position, solved)
+        risk = risk_measures(position, solved, "clean_price" if clean_price is not None else "ytm")
         return BondAnalytics(
             accrued_interest=accrued,
             accrued_days=position.accrued_days,

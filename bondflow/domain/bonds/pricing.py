@@ -214,7 +214,10 @@ def yield_from_dirty_price(
                 break
         else:  # pragma: no cover - bisection alone reaches the tolerance well within the iteration budget
             raise BondMathError(field, "the yield solver did not converge")
-        return frequency * (_ONE / v - _ONE)
+        solved = frequency * (_ONE / v - _ONE)
+        if solved <= MIN_YIELD:  # the root exists but is −100% to 34 significant digits
+            raise BondMathError(field, "is so high it implies a yield indistinguishable from -100%")
+        return solved
 
 
 def _upper_bracket(flows: tuple[CashFlow, ...], frequency: int, dirty_price: Decimal, field: str) -> Decimal:
@@ -239,8 +242,11 @@ def ytm_annual_effective(ytm: Decimal, frequency: int) -> Decimal:
         return (_ONE + ytm / frequency) ** frequency - _ONE
 
 
-def risk_measures(position: SettlementPosition, ytm: Decimal) -> RiskMeasures:
-    """Macaulay and modified duration (years), convexity (years²) and PV01 (per 100 face) at `ytm`."""
+def risk_measures(position: SettlementPosition, ytm: Decimal, field: str = "ytm") -> RiskMeasures:
+    """Macaulay and modified duration (years), convexity (years²) and PV01 (per 100 face) at `ytm`.
+
+    `field` names the input the yield came from, for the one refusal: an annual-coupon yield within one
+    basis point of −100%, where the PV01 re-pricing would need a yield at or below −100%."""
     value = validate_yield(ytm)
     frequency = position.frequency
     with localcontext(MATH_CONTEXT):
@@ -249,7 +255,9 @@ def risk_measures(position: SettlementPosition, ytm: Decimal) -> RiskMeasures:
         macaulay = first / (frequency * price)
         shifted = value - ONE_BASIS_POINT
         if _ONE + shifted / frequency <= 0:
-            raise BondMathError("ytm", "is too close to -100% for a one basis point fall to be priced")
+            raise BondMathError(
+                field, "implies a yield too close to -100% for a one basis point fall to be priced"
+            )
         bumped = _moments(position.cash_flows, _ONE / (_ONE + shifted / frequency))[0]
         return RiskMeasures(
             macaulay_duration=macaulay,

@@ -66,7 +66,7 @@ def test_a_day_count_given_by_its_name_is_accepted() -> None:
         ("clean_price", date(2025, 1, 1), {"clean_price": Decimal(0)}),
         ("clean_price", date(2025, 1, 1), {"clean_price": Decimal("-98.5")}),
         ("clean_price", date(2025, 1, 1), {"clean_price": 98.5}),
-        ("clean_price", date(2025, 1, 1), {"clean_price": Decimal("1e-9")}),  # a yield above 1,000,000%
+        ("clean_price", date(2025, 1, 15), {"clean_price": Decimal("1e-9")}),  # a yield above 1,000,000%
         ("clean_price", date(2025, 1, 1), {"clean_price": Decimal("1e9")}),  # a yield at or below −100%
         ("clean_price", date(2025, 1, 1), {}),
         ("clean_price", date(2025, 1, 1), {"clean_price": Decimal(99), "ytm": Decimal("0.07")}),
@@ -76,7 +76,9 @@ def test_a_day_count_given_by_its_name_is_accepted() -> None:
         ("ytm", date(2025, 1, 1), {"ytm": 0.07}),
     ],
 )
-def test_bad_analytics_inputs_are_refused_naming_the_field(field: str, settlement: date, inputs: dict[str, Any]) -> None:
+def test_bad_analytics_inputs_are_refused_naming_the_field(
+    field: str, settlement: date, inputs: dict[str, Any]
+) -> None:
     with pytest.raises(BondMathError) as refused:
         analyse(terms(), NO_HOLIDAYS, settlement, **inputs)
 
@@ -86,9 +88,29 @@ def test_bad_analytics_inputs_are_refused_naming_the_field(field: str, settlemen
 
 def test_an_annual_bond_at_an_enormous_price_solves_to_a_yield_just_above_minus_100_percent() -> None:
     annual = terms(coupon_frequency=1)
+    # One year left on a coupon date: 107.5 x v = 1e6, v = 1/(1 + y) = 9302.3…, y = 1/v − 1 ≈ −0.999892
+    analytics = analyse(annual, NO_HOLIDAYS, date(2033, 1, 15), clean_price=Decimal("1e6"))
 
-    analytics = analyse(annual, NO_HOLIDAYS, date(2025, 7, 1), clean_price=Decimal("1e6"))
+    assert Decimal("-0.9999") < analytics.ytm < Decimal("-0.9998")
+    repriced = analyse(annual, NO_HOLIDAYS, date(2033, 1, 15), ytm=analytics.ytm)
+    assert abs(repriced.clean_price - Decimal("1e6")) < Decimal("1e-8")
 
-    assert Decimal(-1) < analytics.ytm < Decimal("-0.99")
-    assert abs(analytics.clean_price - Decimal("1e6")) < Decimal("1e-20")
-    assert abs(analyse(annual, NO_HOLIDAYS, date(2025, 7, 1), ytm=analytics.ytm).clean_price - Decimal("1e6")) < Decimal("1e-8")
+
+def test_a_price_implying_a_yield_indistinguishable_from_minus_100_percent_is_refused() -> None:
+    # One month left: 107.5 x v^(31/365) = 1e6 needs v ≈ 1e47, so 1 + y ≈ 1e-47: −100% to 34 digits.
+    with pytest.raises(BondMathError) as refused:
+        analyse(terms(coupon_frequency=1), NO_HOLIDAYS, date(2033, 12, 15), clean_price=Decimal("1e6"))
+
+    assert refused.value.field == "clean_price"
+
+
+def test_a_pv01_that_would_need_a_yield_below_minus_100_percent_is_refused_naming_the_input() -> None:
+    annual = terms(coupon_frequency=1)
+
+    with pytest.raises(BondMathError) as from_yield:
+        analyse(annual, NO_HOLIDAYS, date(2033, 1, 15), ytm=Decimal("-0.99995"))
+    # one year left on a coupon date: 107.5 / (1 − 0.99995) = 2,150,000 implies that yield
+    with pytest.raises(BondMathError) as from_price:
+        analyse(annual, NO_HOLIDAYS, date(2033, 1, 15), clean_price=Decimal(2_150_000))
+
+    assert (from_yield.value.field, from_price.value.field) == ("ytm", "clean_price")

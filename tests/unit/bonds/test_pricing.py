@@ -20,7 +20,9 @@ TINY = Decimal("1e-28")
 
 
 def test_a_30e_360_bond_is_priced_with_the_fraction_of_the_period_still_to_run() -> None:
-    bond = BondTerms(Decimal("6"), 2, date(2020, 1, 15), date(2021, 7, 15), Decimal(100), DayCount.THIRTY_E_360)
+    bond = BondTerms(
+        Decimal("6"), 2, date(2020, 1, 15), date(2021, 7, 15), Decimal(100), DayCount.THIRTY_E_360
+    )
     # 15 Jan → 15 Mar 2020 is 60 days in 30E/360 of a 180-day period: accrued 6 x 60/360 = 1, w = 120/180.
     # Flows 3, 3 and 103 at 2/3, 5/3 and 8/3 periods; at 6% each period discounts by 1.03.
     analytics = analyse(bond, NO_HOLIDAYS, date(2020, 3, 15), ytm=Decimal("0.06"))
@@ -39,7 +41,10 @@ def test_a_30e_360_bond_is_priced_with_the_fraction_of_the_period_still_to_run()
     assert abs(analytics.clean_price - clean) < TINY
     assert abs(analytics.macaulay_duration - macaulay) < TINY
     assert abs(analytics.modified_duration - modified) < TINY
-    assert (analytics.previous_coupon_date, analytics.next_coupon_date) == (date(2020, 1, 15), date(2020, 7, 15))
+    assert (analytics.previous_coupon_date, analytics.next_coupon_date) == (
+        date(2020, 1, 15),
+        date(2020, 7, 15),
+    )
 
 
 def test_a_zero_coupon_bond_has_its_tenor_as_macaulay_duration_and_closed_form_convexity_and_pv01() -> None:
@@ -68,17 +73,23 @@ def test_the_annual_effective_yield_compounds_the_periodic_yield_over_a_year() -
 def test_a_30e_360_month_end_period_counts_one_whole_period_whatever_its_30e_360_length() -> None:
     # DOMAIN.md counts each regular period as one (k − 1 + w). 31 Aug 2023 → 29 Feb 2024 is 179 days in
     # 30E/360 (QuantLib would count 179/180 of a half-year here; see test_quantlib_differential.py).
-    bond = BondTerms(Decimal("6"), 2, date(2023, 8, 31), date(2024, 8, 31), Decimal(100), DayCount.THIRTY_E_360)
+    bond = BondTerms(
+        Decimal("6"), 2, date(2023, 8, 31), date(2024, 8, 31), Decimal(100), DayCount.THIRTY_E_360
+    )
     # Coupons by 30E/360: 6 x 179/360 and 6 x 181/360 (29 Feb → 30 Aug: 180 + 1).
     analytics = analyse(bond, NO_HOLIDAYS, date(2023, 8, 31), ytm=Decimal("0.06"))
 
     with localcontext(MATH_CONTEXT):
-        expected = Decimal(6 * 179) / 360 / Decimal("1.03") + (100 + Decimal(6 * 181) / 360) / Decimal("1.03") ** 2
+        expected = (
+            Decimal(6 * 179) / 360 / Decimal("1.03") + (100 + Decimal(6 * 181) / 360) / Decimal("1.03") ** 2
+        )
     assert abs(analytics.dirty_price - expected) < TINY
 
 
 def test_settlement_on_a_coupon_date_gives_that_coupon_to_the_seller_and_accrues_nothing() -> None:
-    bond = BondTerms(Decimal("6"), 2, date(2020, 1, 15), date(2021, 7, 15), Decimal(100), DayCount.THIRTY_E_360)
+    bond = BondTerms(
+        Decimal("6"), 2, date(2020, 1, 15), date(2021, 7, 15), Decimal(100), DayCount.THIRTY_E_360
+    )
     # On 15 Jul 2020 the first coupon is paid to the seller: 3 and 103 remain, one and two periods away.
     analytics = analyse(bond, NO_HOLIDAYS, date(2020, 7, 15), ytm=Decimal("0.06"))
 

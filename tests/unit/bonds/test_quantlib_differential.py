@@ -44,7 +44,7 @@ CONVEXITY_RELATIVE_TOLERANCE = 1e-10
 
 _FREQUENCIES = {1: ql.Annual, 2: ql.Semiannual, 4: ql.Quarterly, 12: ql.Monthly}
 _CALENDAR = BusinessCalendar()
-_DIFFERENTIAL = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_DIFFERENTIAL = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def ql_date(day: date) -> ql.Date:

@@ -14,7 +14,7 @@ from bondflow.domain.bonds.bench import analytics_calls_per_second
 from bondflow.domain.bonds.dates import add_months
 
 NO_HOLIDAYS = BusinessCalendar()
-_PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
@@ -35,7 +35,9 @@ def bonds_with_settlement(draw: st.DrawFn) -> tuple[BondTerms, date]:
 @pytest.mark.slow
 @_PROPERTY
 @given(case=bonds_with_settlement(), clean=st.integers(1, 3_000_000).map(lambda n: Decimal(n) / 10_000))
-def test_a_clean_price_round_trips_through_its_yield_to_within_1e_8(case: tuple[BondTerms, date], clean: Decimal) -> None:
+def test_a_clean_price_round_trips_through_its_yield_to_within_1e_8(
+    case: tuple[BondTerms, date], clean: Decimal
+) -> None:
     terms, settlement = case
     try:
         solved = analyse(terms, NO_HOLIDAYS, settlement, clean_price=clean)
@@ -53,7 +55,9 @@ def test_a_clean_price_round_trips_through_its_yield_to_within_1e_8(case: tuple[
 @pytest.mark.slow
 @_PROPERTY
 @given(case=bonds_with_settlement(), ytm=st.integers(-900, 5000).map(lambda bp: Decimal(bp) / 10_000))
-def test_a_yield_round_trips_through_its_price_to_within_1e_10(case: tuple[BondTerms, date], ytm: Decimal) -> None:
+def test_a_yield_round_trips_through_its_price_to_within_1e_10(
+    case: tuple[BondTerms, date], ytm: Decimal
+) -> None:
     terms, settlement = case
     priced = analyse(terms, NO_HOLIDAYS, settlement, ytm=ytm)
 

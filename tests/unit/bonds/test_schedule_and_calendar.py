@@ -8,13 +8,22 @@ from decimal import Decimal
 
 import pytest
 
-from bondflow.domain.bonds import MATH_CONTEXT, BondTerms, BusinessCalendar, DayCount, build_schedule, schedule_dates
+from bondflow.domain.bonds import (
+    MATH_CONTEXT,
+    BondTerms,
+    BusinessCalendar,
+    DayCount,
+    build_schedule,
+    schedule_dates,
+)
 
 NO_HOLIDAYS = BusinessCalendar()
 
 
 def quarterly_sebi_bond() -> BondTerms:
-    return BondTerms(Decimal("9"), 4, date(2027, 11, 30), date(2029, 11, 30), Decimal(1000), DayCount.ACT_ACT_SEBI)
+    return BondTerms(
+        Decimal("9"), 4, date(2027, 11, 30), date(2029, 11, 30), Decimal(1000), DayCount.ACT_ACT_SEBI
+    )
 
 
 def test_weekends_and_listed_holidays_are_not_business_days() -> None:
@@ -64,7 +73,9 @@ def test_a_coupon_date_on_a_holiday_is_paid_the_next_business_day_with_the_same_
 
 
 def test_a_coupon_date_on_a_weekend_is_paid_on_the_monday() -> None:
-    bond = BondTerms(Decimal("7.5"), 2, date(2023, 6, 15), date(2025, 6, 16), Decimal(100), DayCount.ACT_ACT_SEBI)
+    bond = BondTerms(
+        Decimal("7.5"), 2, date(2023, 6, 15), date(2025, 6, 16), Decimal(100), DayCount.ACT_ACT_SEBI
+    )
     coupon = build_schedule(bond, NO_HOLIDAYS).coupons[1]
 
     assert coupon.accrual_end == date(2024, 6, 15)  # a Saturday
@@ -93,7 +104,9 @@ def test_a_maturity_on_a_sunday_is_redeemed_on_the_friday_before() -> None:
 
 
 def test_month_end_issue_dates_keep_their_day_clamped_to_each_month_without_drifting() -> None:
-    bond = BondTerms(Decimal("7"), 12, date(2023, 11, 30), date(2024, 5, 30), Decimal(100), DayCount.THIRTY_E_360)
+    bond = BondTerms(
+        Decimal("7"), 12, date(2023, 11, 30), date(2024, 5, 30), Decimal(100), DayCount.THIRTY_E_360
+    )
 
     assert schedule_dates(bond) == (
         date(2023, 11, 30),

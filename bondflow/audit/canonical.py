@@ -1,0 +1,51 @@
+"""Canonical bytes of a published event: defined once, here, and documented for regulators.
+
+A published event is a JSON object with keys sorted by code point and no whitespace (RFC 8785 style),
+where every value is a string, an integer, a boolean, null, an array or an object:
+decimals are strings in plain notation (`"99.7500"`, never an exponent), UUIDs are lower-case hyphenated
+strings, timestamps are ISO-8601 UTC with microseconds and a `Z` (`2026-11-23T10:00:00.000000Z`), dates
+are `YYYY-MM-DD`, enums are their values. Floats never appear: they are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+
+def plain(value: Any) -> Any:
+    """Turn a domain value into its canonical JSON-ready form."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Enum):
+        return plain(value.value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"non-finite decimal {value!r} cannot be canonicalised")
+        return format(value, "f")
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes cannot be canonicalised")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [plain(v) for v in value]
+        return sorted(items, key=orjson.dumps) if isinstance(value, set | frozenset) else items
+    if isinstance(value, float):
+        raise TypeError("floats are not allowed in published events")
+    raise TypeError(f"cannot canonicalise {type(value).__name__}")
+
+
+def canonical_bytes(record: Mapping[str, Any]) -> bytes:
+    return orjson.dumps(plain(record), option=orjson.OPT_SORT_KEYS)

@@ -1,0 +1,58 @@
+"""Published records: which topic each domain event goes to, and the record it becomes.
+
+A record is the event's envelope (ids, versions, times, actor and request) plus its own fields under
+`payload`. `seq` and `hash` are assigned by the relay and travel beside the record (Kafka headers, stream
+columns); they are not part of the canonical bytes the hash covers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bondflow.domain.ids import derived_id
+
+ENVELOPE_ATTRIBUTES = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "actor_id", "request_id"}
+)
+
+TOPICS: dict[str, str] = {
+    "bondflow.domain.orders:Order.OrderPlaced": "order.placed.v1",
+    "bondflow.domain.orders:Order.OrderAccepted": "order.accepted.v1",
+    "bondflow.domain.orders:Order.OrderRejected": "order.rejected.v1",
+    "bondflow.domain.orders:Order.OrderCancelled": "order.cancelled.v1",
+}
+
+
+class UnpublishedEvent(LookupError):
+    """An event type with no topic: the relay stops rather than silently leave a hole in the audit stream."""
+
+
+def event_type_of(event: Any) -> str:
+    return f"{type(event).__module__}:{type(event).__qualname__}"
+
+
+def topic_for(event: Any) -> str:
+    try:
+        return TOPICS[event_type_of(event)]
+    except KeyError:
+        raise UnpublishedEvent(f"no regulator topic for {event_type_of(event)}; add it to TOPICS") from None
+
+
+def event_id(event: Any) -> str:
+    """Deterministic: the same stored event always has the same id, across relays and replays."""
+    return str(derived_id("event", str(event.originator_id), str(event.originator_version)))
+
+
+def record_of(event: Any) -> dict[str, Any]:
+    payload = {k: v for k, v in event.__dict__.items() if k not in ENVELOPE_ATTRIBUTES}
+    return {
+        "event_id": event_id(event),
+        "event_type": type(event).__qualname__,
+        "topic": topic_for(event),
+        "aggregate_id": event.originator_id,
+        "aggregate_version": event.originator_version,
+        "recorded_at": event.timestamp,
+        "actor_id": event.__dict__.get("actor_id"),
+        "request_id": event.__dict__.get("request_id"),
+        "payload": payload,
+    }

@@ -1,0 +1,142 @@
+"""The regulator stream: dense seq and hash chain from the log, over HTTP, checkpoints, and verify."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from bondflow.audit.chain import first_break
+from bondflow.audit.verify import verify
+from bondflow.auth.principal import Role
+from bondflow.bootstrap import bootstrap
+from bondflow.container import Container
+from bondflow.followers import FollowerRunner, wait_for_position
+from bondflow.settings import Settings
+from projections.regulator_stream import RegulatorStreamProjector
+from tests.conftest import bearer
+from tests.integration.test_followers import write_orders
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def idle_container(settings: Settings) -> Iterator[Container]:
+    built = bootstrap(settings)
+    yield built
+    built.close()
+
+
+def stream_rows(container: Container) -> list[tuple[int, bytes, bytes]]:
+    with container.db.cursor() as cur:
+        rows = cur.execute("SELECT seq, body, hash FROM regulator_stream ORDER BY seq").fetchall()
+    return [(int(s), bytes(b), bytes(h)) for s, b, h in rows]
+
+
+def run_relay(container: Container, checkpoint_every: int = 1000) -> RegulatorStreamProjector:
+    projector = RegulatorStreamProjector(container.db, container.signing_key.sign, checkpoint_every)
+    runner = FollowerRunner(projector, container.store, container.db, batch_size=97)
+    runner.start()
+    try:
+        assert wait_for_position(projector.position, container.store.head_position(), timeout=30)
+    finally:
+        runner.stop()
+    return projector
+
+
+def test_every_event_gets_a_dense_seq_and_a_valid_chain(client: TestClient, container: Container) -> None:
+    headers = bearer(container, sub="alice")
+    placed = [
+        client.post(
+            "/v1/orders",
+            json={"isin": "INE123A07043", "side": "BUY", "qty": "1.25"},
+            headers={**headers, "Idempotency-Key": f"k{i}"},
+        ).json()
+        for i in range(3)
+    ]
+    client.post(f"/v1/orders/{placed[0]['data']['order_id']}/cancel", headers=headers)
+    projector = container.followers["regulator_stream"].follower
+    assert wait_for_position(projector.position, container.store.head_position(), timeout=10)
+    rows = stream_rows(container)
+    assert [r[0] for r in rows] == list(range(1, 8))
+    assert first_break(rows) is None
+    record = orjson.loads(rows[0][1])
+    assert record["topic"] == "order.placed.v1"
+    assert record["payload"]["qty"] == "1.250000"
+    assert record["actor_id"] == "alice"
+    topics = [orjson.loads(r[1])["topic"] for r in rows]
+    assert topics.count("order.accepted.v1") == 3
+    assert topics[-1] == "order.cancelled.v1"
+
+
+def test_regulators_page_through_the_stream_and_follow_it_live(
+    client: TestClient, container: Container
+) -> None:
+    headers = bearer(container, sub="alice")
+    for i in range(3):
+        client.post(
+            "/v1/orders",
+            json={"isin": "INE123A07043", "side": "SELL", "qty": 2},
+            headers={**headers, "Idempotency-Key": f"k{i}"},
+        )
+    projector = container.followers["regulator_stream"].follower
+    assert wait_for_position(projector.position, container.store.head_position(), timeout=10)
+    regulator = bearer(container, Role.REGULATOR, "sebi")
+    page = client.get("/v1/regulator/events", params={"after_seq": 2, "limit": 3}, headers=regulator).json()
+    assert [e["seq"] for e in page["data"]] == [3, 4, 5]
+    assert page["meta"]["next_after_seq"] == 5
+    assert len(page["data"][0]["hash"]) == 64
+    with client.stream(
+        "GET",
+        "/v1/regulator/events",
+        params={"after_seq": 4, "limit": 2},
+        headers={**regulator, "Accept": "text/event-stream"},
+    ) as live:
+        text = live.read().decode()
+    assert live.headers["content-type"].startswith("text/event-stream")
+    assert "id: 5\n" in text and "id: 6\n" in text and "id: 4\n" not in text
+    assert "event: order." in text
+    assert client.get("/v1/regulator/events", headers=headers).status_code == 403
+
+
+def test_checkpoints_are_signed_merkle_roots_that_verify(idle_container: Container) -> None:
+    write_orders(idle_container, 10)
+    run_relay(idle_container, checkpoint_every=4)
+    with idle_container.db.cursor() as cur:
+        seqs = [r[0] for r in cur.execute("SELECT seq FROM regulator_checkpoints ORDER BY seq")]
+    assert seqs == [4, 8, 12, 16, 20]
+    report = verify(idle_container.db, idle_container.store, idle_container.signing_key.verify)
+    assert report.ok, report.problem
+    assert (report.events, report.checkpoints) == (20, 5)
+
+
+def test_verify_names_the_seq_of_an_event_altered_in_postgres(idle_container: Container) -> None:
+    write_orders(idle_container, 30)
+    run_relay(idle_container, checkpoint_every=25)
+    assert verify(idle_container.db, idle_container.store, idle_container.signing_key.verify).ok
+    with idle_container.db.transaction() as cur:
+        seq, position = cur.execute("SELECT seq, position FROM regulator_stream WHERE seq = 37").fetchone()
+        state = bytes(
+            cur.execute(
+                "SELECT state FROM bondflow_events WHERE notification_id = %s", (position,)
+            ).fetchone()[0]
+        )
+        index = state.index(b'"request_id"') + len(b'"request_id": "')  # flip one byte inside a value
+        altered = state[:index] + bytes([state[index] ^ 0x01]) + state[index + 1 :]
+        cur.execute("UPDATE bondflow_events SET state = %s WHERE notification_id = %s", (altered, position))
+    report = verify(idle_container.db, idle_container.store, idle_container.signing_key.verify)
+    assert not report.ok
+    assert report.first_bad_seq == seq == 37
+    assert "differs" in (report.problem or "") or "cannot be read" in (report.problem or "")
+
+
+def test_verify_names_a_tampered_stream_hash(idle_container: Container) -> None:
+    write_orders(idle_container, 5)
+    run_relay(idle_container)
+    with idle_container.db.transaction() as cur:
+        cur.execute("UPDATE regulator_stream SET hash = %s WHERE seq = 4", (uuid.uuid4().bytes * 2,))
+    report = verify(idle_container.db, idle_container.store, idle_container.signing_key.verify)
+    assert report.first_bad_seq == 4
