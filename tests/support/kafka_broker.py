@@ -6,14 +6,16 @@ fresh KRaft log dir in a temp dir, runs ``java -cp 'lib/*' kafka.Kafka server.pr
 loopback ports and waits until a kafka-python admin client sees the broker. The :func:`kafka_broker`
 fixture starts one per pytest session.
 
-    with KafkaBroker() as broker:
-        producer = KafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+    with KafkaBroker() as broker:  # or the session fixture `kafka_broker`
+        producer = broker.producer(enable_idempotence=True, acks="all")  # or any kafka-python client
+        ...                                                             # on broker.bootstrap_servers
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -115,13 +117,22 @@ def _random_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Linux: SIGTERM the broker if the pytest process dies without tearing down."""
-    with contextlib.suppress(Exception):  # best effort only
-        import ctypes
+def _load_prctl() -> Any:
+    """libc's prctl, resolved in the parent so that the forked child only makes one C call."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+_PRCTL = _load_prctl()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the kernel SIGTERMs the broker if the pytest process dies without tearing down."""
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _remove_stale_workdirs() -> None:
@@ -216,9 +227,10 @@ class KafkaBroker:
                 self.port, self.controller_port = _free_ports(2)
                 self._write_properties()
                 self._format_storage(java, lib)
+                launched = time.monotonic()
                 self._launch(java, lib)
                 try:
-                    self._wait_ready(started)
+                    self._wait_ready(launched)
                     break
                 except KafkaBrokerError:
                     bind_failed = self._log_mentions(_BIND_FAILURE)
@@ -267,7 +279,6 @@ class KafkaBroker:
             "min.insync.replicas": "1",
             "auto.create.topics.enable": "true",
             "group.initial.rebalance.delay.ms": "0",
-            "log.flush.interval.messages": "9223372036854775807",
             "num.network.threads": "2",
             "num.io.threads": "2",
             "num.recovery.threads.per.data.dir": "1",
@@ -314,7 +325,7 @@ class KafkaBroker:
         assert self.log_path is not None
         self._log_file = self.log_path.open("wb")  # one log per attempt
         kwargs: dict[str, Any] = {}
-        if sys.platform.startswith("linux"):
+        if _PRCTL is not None:
             kwargs["preexec_fn"] = _die_with_parent
         self._proc = subprocess.Popen(
             self._java_cmd(java, lib, "kafka.Kafka", str(self._properties_path())),
@@ -325,9 +336,9 @@ class KafkaBroker:
             **kwargs,
         )
 
-    def _wait_ready(self, started: float) -> None:
+    def _wait_ready(self, launched: float) -> None:
         assert self._proc is not None and self.port is not None
-        deadline = started + self.start_timeout
+        deadline = launched + self.start_timeout
         last_error = "the broker port never accepted a connection"
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

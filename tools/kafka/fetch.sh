@@ -53,11 +53,11 @@ command -v mvn >/dev/null 2>&1 || fail "Maven (mvn) is not installed; it is need
 rm -rf "$lib" "$stamp"
 start=$SECONDS
 : >"$log"
-if ! mvn -B -o -f "$here/pom.xml" package "$@" >>"$log" 2>&1; then
+if ! mvn -B -o -Dstyle.color=never -f "$here/pom.xml" package "$@" >>"$log" 2>&1; then
     # Offline failed (cold ~/.m2): fetch from the registry. The log keeps only this attempt.
     rm -rf "$lib"
     : >"$log"
-    if ! mvn -B -f "$here/pom.xml" package "$@" >>"$log" 2>&1; then
+    if ! mvn -B -Dstyle.color=never -f "$here/pom.xml" package "$@" >>"$log" 2>&1; then
         rm -rf "$lib"
         grep -E '^\[ERROR\] .+' "$log" | head -n 5 >&2 || tail -n 15 "$log" >&2
         fail "Maven could not fetch org.apache.kafka:kafka_2.13 and its dependencies (full log: $log)"
