@@ -17,6 +17,7 @@ from bondflow.metrics import Metrics
 from bondflow.settings import Settings
 from commands.idempotency import InFlightGuard
 from commands.orders import OrderCommands
+from projections.kafka_relay import KafkaRelay
 from projections.order_flow import OrderFlowProjector
 from projections.orders_view import OrdersProjector
 from projections.regulator_stream import RegulatorStreamProjector
@@ -69,6 +70,14 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         OrderFlowProjector(clickhouse),
         RegulatorStreamProjector(db, signing_key.sign),
     )
+    if settings.kafka_bootstrap_servers:
+        relay = KafkaRelay(
+            db,
+            settings.kafka_bootstrap_servers,
+            partitions=settings.kafka_topic_partitions,
+            replication=settings.kafka_replication_factor,
+        )
+        followers = (*followers, relay)
     for projector in followers:
         container.followers[projector.name] = FollowerRunner(
             projector, store, db, batch_size=settings.follower_batch_size

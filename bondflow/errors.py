@@ -5,11 +5,15 @@
     │   └── InvalidOrder          BF-ORD-003  400
     ├── Unauthenticated           BF-AUTH-001 401
     ├── Forbidden                 BF-AUTH-002 403
+    ├── KycNotEligible            BF-KYC-002  403
     ├── NotFound                  BF-NF-001   404
+    ├── EmailAlreadyRegistered    BF-USR-001  409
     ├── OrderNotCancellable       BF-ORD-008  409
     ├── IdempotencyKeyMissing     BF-IDEM-001 400
     ├── IdempotencyKeyReused      BF-IDEM-002 422
     ├── IdempotencyInProgress     BF-IDEM-003 409
+    ├── WebhookRejected           BF-WH-001   401
+    ├── RateLimited               BF-RATE-001 429 (with Retry-After)
     ├── ProjectionBehind          BF-QRY-001  503
     └── ConfigurationError        (start-up only, never an HTTP answer)
 
@@ -59,6 +63,37 @@ class Forbidden(BondFlowError):
 class NotFound(BondFlowError):
     code = "BF-NF-001"
     status = 404
+
+
+class KycNotEligible(BondFlowError):
+    """KYC not verified, or the investor's residency, category or tier does not allow the action."""
+
+    code = "BF-KYC-002"
+    status = 403
+
+
+class EmailAlreadyRegistered(BondFlowError):
+    code = "BF-USR-001"
+    status = 409
+
+
+class WebhookRejected(BondFlowError):
+    """A webhook whose signature, timestamp or nonce is refused."""
+
+    code = "BF-WH-001"
+    status = 401
+
+
+class RateLimited(BondFlowError):
+    code = "BF-RATE-001"
+    status = 429
+
+    def __init__(self, message: str, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details)
+        self.retry_after = max(1, retry_after)
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class OrderNotCancellable(BondFlowError):

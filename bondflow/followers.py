@@ -77,6 +77,9 @@ class FollowerRunner:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        close = getattr(self.follower, "close", None)
+        if callable(close):
+            close()
 
     @property
     def alive(self) -> bool:

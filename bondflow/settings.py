@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     clickhouse_dsn: str | None = None
     clickhouse_database: str = "bondflow"
     kafka_bootstrap_servers: str | None = None
+    kafka_topic_partitions: int = Field(default=3, ge=1, le=256)
+    kafka_replication_factor: int = Field(default=1, ge=1, le=5)
     webhook_hmac_secret: SecretStr = SecretStr(DEV_WEBHOOK_SECRET)
     master_key: SecretStr = SecretStr(DEV_MASTER_KEY)
     oidc_issuer: str | None = None

@@ -21,6 +21,8 @@ from bondflow.bootstrap import bootstrap
 from bondflow.container import Container
 from bondflow.settings import Settings
 
+pytest_plugins = ["tests.support.kafka_broker"]
+
 
 @pytest.fixture(scope="session")
 def pg_admin_url() -> Iterator[str]:
