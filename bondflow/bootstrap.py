@@ -16,7 +16,9 @@ from bondflow.followers import Follower, FollowerRunner
 from bondflow.metrics import Metrics
 from bondflow.settings import Settings
 from commands.idempotency import InFlightGuard
+from commands.instruments import InstrumentCommands
 from commands.orders import OrderCommands
+from projections.instruments_view import InstrumentsProjector
 from projections.kafka_relay import KafkaRelay
 from projections.order_flow import OrderFlowProjector
 from projections.orders_view import OrdersProjector
@@ -63,10 +65,12 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         signing_key=signing_key,
         tokens=tokens,
         orders=OrderCommands(store, InFlightGuard(db), clock),
+        instruments=InstrumentCommands(store, clock),
         metrics=metrics,
     )
     followers: tuple[Follower, ...] = (
         OrdersProjector(db),
+        InstrumentsProjector(db),
         OrderFlowProjector(clickhouse),
         RegulatorStreamProjector(db, signing_key.sign),
     )

@@ -30,6 +30,10 @@ def serve(
     settings = Settings()
     configure_logging(settings.log_level)
     container = bootstrap(settings)
+    if settings.seed_demo_data and not settings.is_prod:
+        from bondflow.seed import seed_demo
+
+        seed_demo(container.instruments)
     if workers:
         container.start_followers()
     try:

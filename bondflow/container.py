@@ -14,6 +14,7 @@ from bondflow.eventstore import EventStore
 from bondflow.followers import FollowerRunner
 from bondflow.metrics import Metrics
 from bondflow.settings import Settings
+from commands.instruments import InstrumentCommands
 from commands.orders import OrderCommands
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class Container:
     signing_key: SigningKey
     tokens: TokenService
     orders: OrderCommands
+    instruments: InstrumentCommands
     metrics: Metrics
     followers: dict[str, FollowerRunner] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)

@@ -39,6 +39,10 @@ def _scrub(value: Any) -> Any:
         return [_scrub(v) for v in value]
     if isinstance(value, bytes | bytearray):
         return scrub_text(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**9:
+        text = str(value)  # a phone or Aadhaar number logged as an integer
+        masked = scrub_text(text)
+        return value if masked == text else masked
     return value
 
 

@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from bondflow.log_scrub import scrub_personal_data
+
 _configured = False
 
 
@@ -26,18 +28,23 @@ def configure_logging(level: str = "INFO") -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
-        ],
-    )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(formatter)
+    handler.setFormatter(json_formatter(shared))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def json_formatter(shared: list[structlog.types.Processor] | None = None) -> logging.Formatter:
+    """The one renderer of log lines: JSON, with personal data scrubbed after exceptions are formatted."""
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared or [structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            scrub_personal_data,
+            structlog.processors.JSONRenderer(),
+        ],
+    )

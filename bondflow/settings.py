@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     follower_batch_size: int = Field(default=500, ge=1, le=10_000)
     query_wait_seconds: float = Field(default=5.0, ge=0, le=30)
     log_level: str = "INFO"
+    login_attempts_per_ip_per_minute: int = Field(default=30, ge=1, le=10_000)
+    login_attempts_per_account_per_minute: int = Field(default=5, ge=1, le=1_000)
+    sign_ups_per_ip_per_minute: int = Field(default=20, ge=1, le=10_000)
+    kyc_sandbox_delay_seconds: float = Field(default=0.5, ge=0, le=60)
+    seed_demo_data: bool = True  # dev only: demo bonds and the holiday calendar on `serve`
 
     @property
     def is_prod(self) -> bool:

@@ -11,30 +11,18 @@ from fastapi import APIRouter, Depends, Query
 from bondflow.api.deps import ContainerDep, MinPosition, RequestId, require_scope
 from bondflow.api.envelope import EnvelopeResponse, ok
 from bondflow.auth.principal import Principal
-from bondflow.container import Container
 from bondflow.domain.orders import OrderStatus
 from bondflow.domain.values import Isin
-from bondflow.errors import InvalidRequest, ProjectionBehind
-from bondflow.followers import wait_for_position
+from bondflow.errors import InvalidRequest
 from projections import order_flow, orders_queries
 from projections.pagination import Sort
+from projections.waiting import await_position
 
 router = APIRouter(prefix="/v1", tags=["queries"])
 
 OrdersReader = Annotated[Principal, Depends(require_scope("orders:read"))]
 AnalyticsReader = Annotated[Principal, Depends(require_scope("analytics:read"))]
 Limit = Annotated[int, Query(ge=1, le=100)]
-
-
-def _await(container: Container, follower: str, min_position: int | None) -> None:
-    if min_position is None:
-        return
-    projector = container.followers[follower].follower
-    if not wait_for_position(projector.position, min_position, container.settings.query_wait_seconds):
-        raise ProjectionBehind(
-            f"the {follower} read model has not reached position {min_position} yet",
-            {"min_position": min_position, "projection": follower},
-        )
 
 
 def _order(row: orders_queries.OrderRow) -> dict[str, Any]:
@@ -67,7 +55,7 @@ def list_orders(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     min_position: MinPosition = None,
 ) -> EnvelopeResponse:
-    _await(container, "orders_view", min_position)
+    await_position(container, "orders_view", min_position)
     page = orders_queries.list_orders(
         container.db,
         owner=principal.subject if principal.sees_only_own else None,
@@ -88,7 +76,7 @@ def get_order(
     request_id: RequestId,
     min_position: MinPosition = None,
 ) -> EnvelopeResponse:
-    _await(container, "orders_view", min_position)
+    await_position(container, "orders_view", min_position)
     row = orders_queries.get_order(
         container.db, order_id, owner=principal.subject if principal.sees_only_own else None
     )
@@ -107,7 +95,7 @@ def get_order_flow(
 ) -> EnvelopeResponse:
     if from_ is not None and to is not None and from_ > to:
         raise InvalidRequest("from must not be after to", {"fields": {"from": "after 'to'"}})
-    _await(container, "order_flow", min_position)
+    await_position(container, "order_flow", min_position)
     rows = order_flow.order_flow(
         container.clickhouse, isin=None if isin is None else Isin.parse(isin).value, start=from_, end=to
     )

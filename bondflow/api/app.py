@@ -9,7 +9,9 @@ from bondflow.api.errors import install_error_handlers
 from bondflow.api.middleware import install_middleware
 from bondflow.api.ops_routes import router as ops_router
 from bondflow.container import Container
+from commands.instrument_routes import router as instrument_command_router
 from commands.routes import router as command_router
+from projections.instrument_routes import router as instrument_query_router
 from projections.regulator_routes import router as regulator_router
 from projections.routes import router as query_router
 
@@ -30,4 +32,6 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(command_router)
     app.include_router(query_router)
     app.include_router(regulator_router)
+    app.include_router(instrument_command_router)
+    app.include_router(instrument_query_router)
     return app

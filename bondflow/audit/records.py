@@ -20,6 +20,12 @@ TOPICS: dict[str, str] = {
     "bondflow.domain.orders:Order.OrderAccepted": "order.accepted.v1",
     "bondflow.domain.orders:Order.OrderRejected": "order.rejected.v1",
     "bondflow.domain.orders:Order.OrderCancelled": "order.cancelled.v1",
+    "bondflow.domain.instruments:Instrument.Listed": "instrument.listed.v1",
+    "bondflow.domain.instruments:Instrument.Suspended": "instrument.suspended.v1",
+    "bondflow.domain.instruments:Instrument.Resumed": "instrument.resumed.v1",
+    "bondflow.domain.instruments:Instrument.ReferencePriceSet": "instrument.reference_price_set.v1",
+    "bondflow.domain.market_calendar:MarketCalendar.Opened": "calendar.opened.v1",
+    "bondflow.domain.market_calendar:MarketCalendar.HolidayAdded": "calendar.holiday_added.v1",
 }
 
 

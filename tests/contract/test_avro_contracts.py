@@ -145,3 +145,54 @@ def test_removing_an_enum_symbol_breaks_forward_reading() -> None:
         next(f for f in fields if f["name"] == "side")["type"]["symbols"] = ["BUY"]
 
     assert full_transitive_problems([PLACED, changed(drop_sell)]) != []
+
+
+def domain_event_types() -> set[str]:
+    """Every event class of every aggregate in `bondflow.domain`."""
+    import importlib
+    import pkgutil
+
+    from eventsourcing.domain import Aggregate, DomainEvent
+
+    import bondflow.domain
+
+    found: set[str] = set()
+    for module_info in pkgutil.iter_modules(bondflow.domain.__path__):
+        module = importlib.import_module(f"bondflow.domain.{module_info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Aggregate) and value is not Aggregate:
+                for member in vars(value).values():
+                    generic = member in (getattr(value, "Created", None), getattr(value, "Event", None))
+                    if isinstance(member, type) and issubclass(member, DomainEvent) and not generic:
+                        found.add(f"{member.__module__}:{member.__qualname__}")
+    return found
+
+
+def test_every_domain_event_type_is_published_to_a_topic() -> None:
+    unpublished = sorted(domain_event_types() - set(TOPICS))
+    assert not unpublished, f"events without a regulator topic (add them to TOPICS and schemas/avro): {unpublished}"
+
+
+def test_listing_events_encode_with_dates_lists_and_decimals() -> None:
+    from datetime import date
+
+    from bondflow.domain.ids import derived_id
+    from bondflow.domain.instruments import Instrument
+
+    instrument = Instrument(
+        id=derived_id("instrument", "IN0020240019"), isin="IN0020240019", issuer="GoI", name="GS", coupon_rate=Decimal("7.18"),
+        coupon_frequency=2, issue_date=date(2024, 7, 24), maturity_date=date(2034, 7, 24), face_value=Decimal("100"),
+        day_count="30E/360", rating="SOV", rating_bucket="SOV", eligible_investor_categories=["retail"],
+        allowed_residencies=["IN"], record_date_days=15, lockup_until=None, reference_clean_price=Decimal("101.9"),
+        price_band_pct=Decimal("5"), actor_id="a", request_id="r",
+    )
+    contracts = current_contracts()
+    by_fingerprint = {c.fingerprint: c for c in contracts.values()}
+    (event,) = instrument.collect_events()
+    record = record_of(event)
+    payload_schema = next(f for f in contracts[record["topic"]].raw["fields"] if f["name"] == "payload")
+    assert {f["name"] for f in payload_schema["type"]["fields"]} == set(event.__dict__) - ENVELOPE_ATTRIBUTES
+    decoded = decode(encode(record, contracts[record["topic"]]), by_fingerprint)["payload"]
+    assert decoded["maturity_date"] == date(2034, 7, 24)
+    assert decoded["face_value"] == Decimal("100.00")
+    assert decoded["allowed_residencies"] == ["IN"]

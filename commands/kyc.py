@@ -1,0 +1,269 @@
+"""KYC commands: start (with consent), the provider's signed webhook, and an admin's manual approval."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from bondflow.clock import Clock
+from bondflow.domain.consent import (
+    KYC_CONSENT_TEXT_VERSION,
+    KYC_PURPOSE,
+    Consent,
+    consent_hash,
+    consent_id_for,
+)
+from bondflow.domain.kyc import (
+    KycCase,
+    KycStatus,
+    KycTier,
+    case_id_of_token,
+    case_id_for,
+    parse_aadhaar_last4,
+    parse_pan,
+)
+from bondflow.domain.policy import ensure_not_own_kyc
+from bondflow.domain.users import User
+from bondflow.errors import InvalidRequest, NotFound
+from bondflow.eventstore import EventStore, position_of
+from bondflow.kyc_effects import KycHandoff
+from bondflow.pii import Vault
+from bondflow.webhooks import WebhookVerifier
+from commands.attributes import AttributeReader
+from commands.context import Accepted, CommandContext
+from commands.users import UserCommands, _only_fields
+
+PROVIDER_ACTOR = "kyc-provider"
+_REF_MAX = 64
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class StartKyc:
+    pan: str
+    aadhaar_last4: str | None
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> StartKyc:
+        _only_fields(body, {"pan", "aadhaar_last4", "consent"}, {"pan", "consent"})
+        if body["consent"] is not True:
+            raise InvalidRequest(
+                "consent: KYC needs your consent (true) for the purpose kyc_verification",
+                {"fields": {"consent": "must be true"}, "purpose": KYC_PURPOSE},
+            )
+        last4 = body.get("aadhaar_last4")
+        return cls(parse_pan(body["pan"]), None if last4 is None else parse_aadhaar_last4(last4))
+
+    def __repr__(self) -> str:
+        return "StartKyc(…)"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResult:
+    event_id: str
+    process_token: str
+    verified: bool
+    tier: str | None
+    kra_ref: str | None
+    ckyc_no: str | None
+
+    @classmethod
+    def from_raw(cls, raw: bytes) -> ProviderResult:
+        try:
+            body = json.loads(raw, parse_float=Decimal)
+        except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+            raise InvalidRequest("webhook body is not valid JSON", {"fields": {"body": "invalid JSON"}}) from exc
+        if not isinstance(body, dict):
+            raise InvalidRequest("webhook body must be a JSON object", {"fields": {"body": "expected an object"}})
+        _only_fields(
+            body, {"event_id", "process_token", "status", "tier", "kra_ref", "ckyc_no"}, {"event_id", "process_token", "status"}
+        )
+        status = body["status"]
+        if status not in ("verified", "rejected"):
+            raise InvalidRequest("status: must be verified or rejected", {"fields": {"status": "verified or rejected"}})
+        tier = body.get("tier")
+        return cls(
+            event_id=_text(body["event_id"], "event_id", 128),
+            process_token=_text(body["process_token"], "process_token", 128),
+            verified=status == "verified",
+            tier=None if tier is None or status == "rejected" else KycTier.parse(tier).value,
+            kra_ref=_optional_text(body.get("kra_ref"), "kra_ref"),
+            ckyc_no=_optional_text(body.get("ckyc_no"), "ckyc_no"),
+        )
+
+
+def _text(raw: object, field: str, limit: int) -> str:
+    if not isinstance(raw, str) or not 1 <= len(raw) <= limit or not raw.isprintable():
+        raise InvalidRequest(f"{field}: must be text of 1 to {limit} characters", {"fields": {field: "invalid"}})
+    return raw
+
+
+def _optional_text(raw: object, field: str) -> str | None:
+    return None if raw is None else _text(raw, field, _REF_MAX)
+
+
+class KycCommands:
+    def __init__(
+        self,
+        store: EventStore,
+        vault: Vault,
+        handoff: KycHandoff,
+        verifier: WebhookVerifier,
+        users: UserCommands,
+        attributes: AttributeReader,
+        clock: Clock,
+    ) -> None:
+        self.store = store
+        self.vault = vault
+        self.handoff = handoff
+        self.verifier = verifier
+        self.users = users
+        self.attributes = attributes
+        self.clock = clock
+
+    def start(self, command: StartKyc, ctx: CommandContext) -> Accepted:
+        user = self.users.own_user(ctx.actor_id)
+        if user.erased:
+            raise NotFound("no user account for this token", {})
+        now = self.clock.now()
+        pan_hash = self.vault.lookup_hash("pan", command.pan)
+        consent = self._consent(user, now, ctx)
+        case = self.attributes.kyc_case(user.id)
+        with_aadhaar = command.aadhaar_last4 is not None
+        if case is None:
+            case = KycCase(
+                id=case_id_for(user.id),
+                user_id=str(user.id),
+                pan_hash=pan_hash,
+                with_aadhaar=with_aadhaar,
+                consent_id=str(consent.id),
+                started_at=now,
+                actor_id=ctx.actor_id,
+                request_id=ctx.request_id,
+            )
+        elif not case.restart(
+            pan_hash=pan_hash,
+            with_aadhaar=with_aadhaar,
+            consent_id=str(consent.id),
+            started_at=now,
+            actor_id=ctx.actor_id,
+            request_id=ctx.request_id,
+        ):
+            return self._current(case)  # already pending or verified: starting again changes nothing
+        self.handoff.put(case.process_token, user.id, command.pan, command.aadhaar_last4)
+        try:
+            position = self.store.save_and_position(case, consent)
+        except IntegrityError:  # a concurrent start won: answer with its case
+            latest = self.attributes.kyc_case(user.id)
+            if latest is None:  # pragma: no cover - the collision means the case exists
+                raise
+            return self._current(latest)
+        return Accepted({"process_token": case.process_token, "status": case.status.value}, position)
+
+    def receive_webhook(self, headers: Mapping[str, str], raw: bytes, request_id: str) -> Accepted:
+        """Verify the signature, timestamp and nonce, then apply the provider's result exactly once."""
+        self.verifier.verify(headers, raw)
+        result = ProviderResult.from_raw(raw)
+        case_id = case_id_of_token(result.process_token)
+        for _attempt in range(3):
+            case = self._case(case_id)
+            applied = case.record_provider_result(
+                provider_event_id=result.event_id,
+                process_token=result.process_token,
+                verified=result.verified,
+                tier=result.tier,
+                kra_ref=result.kra_ref,
+                ckyc_no=result.ckyc_no,
+                decided_at=self.clock.now(),
+                actor_id=PROVIDER_ACTOR,
+                request_id=request_id,
+            )
+            if not applied:  # a redelivery, or an answer for an earlier attempt: no effect
+                position = position_of(self.store, case.id, case.version) or 0
+                return Accepted(self._webhook_data(result, case, applied=False), position)
+            changed: list[Any] = [case]
+            user = self._activated_user(case, request_id)
+            if user is not None:
+                changed.append(user)
+            try:
+                position = self.store.save_and_position(*changed)
+            except IntegrityError:  # the same event delivered concurrently: decide again on fresh state
+                continue
+            self.handoff.forget(result.process_token)
+            return Accepted(self._webhook_data(result, case, applied=True), position)
+        raise InvalidRequest("KYC case is changing concurrently; retry", {"process_token": result.process_token})
+
+    def approve(self, user_id: UUID, tier: KycTier, reason: str, ctx: CommandContext) -> Accepted:
+        """Manual verification by an admin, never of their own KYC (separation of duties)."""
+        ensure_not_own_kyc(ctx.actor_id, str(user_id))
+        case = self._case(case_id_for(user_id))
+        if not case.approve_manually(
+            tier=tier.value, reason=reason, decided_at=self.clock.now(), actor_id=ctx.actor_id, request_id=ctx.request_id
+        ):
+            return self._current(case)
+        changed: list[Any] = [case]
+        user = self._activated_user(case, ctx.request_id, actor_id=ctx.actor_id)
+        if user is not None:
+            changed.append(user)
+        position = self.store.save_and_position(*changed)
+        return Accepted({"process_token": case.process_token, "status": case.status.value}, position)
+
+    def _consent(self, user: User, now: datetime, ctx: CommandContext) -> Consent:
+        """The investor's consent for KYC verification: granted once, granted again after a revocation."""
+        consent_id = consent_id_for(user.id, KYC_PURPOSE)
+        fingerprint = consent_hash(user.id, [KYC_PURPOSE], KYC_CONSENT_TEXT_VERSION, now)
+        try:
+            consent = self.store.repository.get(consent_id)
+        except AggregateNotFoundError:
+            return Consent(
+                id=consent_id,
+                user_id=str(user.id),
+                purposes=[KYC_PURPOSE],
+                text_version=KYC_CONSENT_TEXT_VERSION,
+                consent_hash=fingerprint,
+                granted_at=now,
+                actor_id=ctx.actor_id,
+                request_id=ctx.request_id,
+            )
+        if not isinstance(consent, Consent):  # pragma: no cover - ids are namespaced by kind
+            raise TypeError(f"{consent_id} is not a Consent")
+        consent.grant_again(
+            text_version=KYC_CONSENT_TEXT_VERSION,
+            consent_hash=fingerprint,
+            actor_id=ctx.actor_id,
+            request_id=ctx.request_id,
+        )
+        return consent
+
+    def _case(self, case_id: UUID | None) -> KycCase:
+        case = None if case_id is None else self.attributes.kyc_case_by_id(case_id)
+        if case is None:
+            raise NotFound("KYC case not found", {})
+        return case
+
+    def _activated_user(self, case: KycCase, request_id: str, actor_id: str = PROVIDER_ACTOR) -> User | None:
+        if case.status is not KycStatus.VERIFIED:
+            return None
+        user = self.users.own_user(case.user_id)
+        changed = user.activate(reason="kyc verified", actor_id=actor_id, request_id=request_id)
+        return user if changed else None
+
+    def _current(self, case: KycCase) -> Accepted:
+        position = position_of(self.store, case.id, case.version) or 0
+        return Accepted({"process_token": case.process_token, "status": case.status.value}, position)
+
+    @staticmethod
+    def _webhook_data(result: ProviderResult, case: KycCase, *, applied: bool) -> dict[str, Any]:
+        return {
+            "event_id": result.event_id,
+            "process_token": result.process_token,
+            "status": case.status.value,
+            "applied": applied,
+        }
