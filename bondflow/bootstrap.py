@@ -13,6 +13,7 @@ from bondflow.clock import Clock, SystemClock
 from bondflow.container import Container
 from bondflow.eventstore import EventStore
 from bondflow.followers import Follower, FollowerRunner
+from bondflow.investors import build_investors, oidc_verifier
 from bondflow.metrics import Metrics
 from bondflow.settings import Settings
 from commands.idempotency import InFlightGuard
@@ -54,7 +55,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
     db, store = open_store(settings)
     clickhouse = ClickHouse(settings.clickhouse_dsn or default_dsn(data_dir), settings.clickhouse_database)
     signing_key = SigningKey.load_or_create(data_dir)
-    tokens = TokenService(signing_key, clock, timedelta(seconds=settings.token_ttl_seconds))
+    tokens = TokenService(signing_key, clock, timedelta(seconds=settings.token_ttl_seconds), oidc_verifier(settings, clock))
     metrics = Metrics()
     container = Container(
         settings=settings,
@@ -67,6 +68,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         orders=OrderCommands(store, InFlightGuard(db), clock),
         instruments=InstrumentCommands(store, clock),
         metrics=metrics,
+        investors=build_investors(settings, db, store, tokens, clock),
     )
     followers: tuple[Follower, ...] = (
         OrdersProjector(db),
@@ -82,7 +84,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
             replication=settings.kafka_replication_factor,
         )
         followers = (*followers, relay)
-    for projector in followers:
+    for projector in (*followers, *container.investors.followers):
         container.followers[projector.name] = FollowerRunner(
             projector, store, db, batch_size=settings.follower_batch_size
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from psycopg import sql
+
 from bondflow.adapters.clickhouse import ClickHouse
 from bondflow.adapters.postgres import Database
 from bondflow.auth.keys import SigningKey
@@ -12,6 +14,7 @@ from bondflow.auth.tokens import TokenService
 from bondflow.clock import Clock
 from bondflow.eventstore import EventStore
 from bondflow.followers import FollowerRunner
+from bondflow.investors import Investors
 from bondflow.metrics import Metrics
 from bondflow.settings import Settings
 from commands.instruments import InstrumentCommands
@@ -32,6 +35,7 @@ class Container:
     orders: OrderCommands
     instruments: InstrumentCommands
     metrics: Metrics
+    investors: Investors
     followers: dict[str, FollowerRunner] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
 
@@ -42,11 +46,21 @@ class Container:
                 self.running.append(name)
 
     def stop_followers(self) -> None:
-        for name in list(self.running):
-            self.followers[name].stop()
-            self.running.remove(name)
+        """Signal every follower first, wake them all with one NOTIFY, then wait for each."""
+        runners = [self.followers[name] for name in self.running]
+        for runner in runners:
+            runner.signal_stop()
+        try:
+            with self.db.dedicated_connection() as conn:
+                conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(self.store.listen_channel)))
+        except Exception:  # waking is an optimisation: followers also stop at their next idle timeout
+            log.debug("could not wake followers", exc_info=True)
+        for runner in runners:
+            runner.stop()
+        self.running.clear()
 
     def close(self) -> None:
+        self.investors.close()
         self.stop_followers()
         self.store.close()
         self.db.close()

@@ -73,6 +73,9 @@ class FollowerRunner:
         self._thread = threading.Thread(target=self._run, name=f"follower-{self.name}", daemon=True)
         self._thread.start()
 
+    def signal_stop(self) -> None:
+        self._stop.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread is not None:

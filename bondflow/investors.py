@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bondflow.adapters.kyc_sandbox import Delivery, HttpDelivery, SandboxKycProvider
 from bondflow.adapters.postgres import Database
+from bondflow.auth.oidc import OidcVerifier
 from bondflow.auth.tokens import TokenService
 from bondflow.clock import Clock
 from bondflow.eventstore import EventStore
@@ -36,6 +37,13 @@ class Investors:
         self.kyc_provider.close()
 
 
+def oidc_verifier(settings: Settings, clock: Clock) -> OidcVerifier | None:
+    """External OIDC tokens are accepted only when both the issuer and the audience are configured."""
+    if not settings.oidc_issuer or not settings.oidc_audience:
+        return None
+    return OidcVerifier(settings.oidc_issuer, settings.oidc_audience, clock)
+
+
 def loopback_webhook_url(settings: Settings) -> str:
     host = "127.0.0.1" if settings.http_host in {"0.0.0.0", "::", ""} else settings.http_host  # noqa: S104
     host = f"[{host}]" if ":" in host else host
@@ -59,11 +67,18 @@ def build_investors(
         table_owner.setup()
     attributes = AttributeReader(store)
     limits = LoginLimits(
-        per_ip=RateLimiter(clock, name="login_per_ip", capacity=settings.login_attempts_per_ip_per_minute, per_seconds=60),
-        per_account=RateLimiter(
-            clock, name="login_per_account", capacity=settings.login_attempts_per_account_per_minute, per_seconds=60
+        per_ip=RateLimiter(
+            clock, name="login_per_ip", capacity=settings.login_attempts_per_ip_per_minute, per_seconds=60
         ),
-        sign_up_per_ip=RateLimiter(clock, name="sign_up_per_ip", capacity=settings.sign_ups_per_ip_per_minute, per_seconds=60),
+        per_account=RateLimiter(
+            clock,
+            name="login_per_account",
+            capacity=settings.login_attempts_per_account_per_minute,
+            per_seconds=60,
+        ),
+        sign_up_per_ip=RateLimiter(
+            clock, name="sign_up_per_ip", capacity=settings.sign_ups_per_ip_per_minute, per_seconds=60
+        ),
     )
     users = UserCommands(store, vault, Passwords(), tokens, attributes, handoff, limits, clock)
     kyc = KycCommands(store, vault, handoff, verifier, users, attributes, clock)

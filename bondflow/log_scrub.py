@@ -16,7 +16,10 @@ _EDGE_BEFORE = r"(?<![\w\-+.])"
 _EDGE_AFTER = r"(?![\w\-])"
 
 PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"), "[email]"),
+    (
+        re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"),
+        "[email]",
+    ),
     (re.compile(_EDGE_BEFORE + r"[A-Za-z]{5}[0-9]{4}[A-Za-z]" + _EDGE_AFTER), "[pan]"),
     (re.compile(r"(?<![\w\-])\+[1-9][0-9]{6,14}" + _EDGE_AFTER), "[phone]"),
     (re.compile(_EDGE_BEFORE + r"(?:\+?91[ -]?)?[6-9][0-9]{4}[ -]?[0-9]{5}" + _EDGE_AFTER), "[phone]"),

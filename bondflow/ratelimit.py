@@ -43,12 +43,16 @@ class RateLimiter:
             if bucket.tokens < 1.0:
                 retry_after = math.ceil((1.0 - bucket.tokens) / self.rate)
                 raise RateLimited(
-                    "too many requests; slow down", retry_after, {"limit": self.name, "retry_after": retry_after}
+                    "too many requests; slow down",
+                    retry_after,
+                    {"limit": self.name, "retry_after": retry_after},
                 )
             bucket.tokens -= 1.0
 
     def _forget_full(self, now: float) -> None:
         """Buckets that have refilled completely carry no information: drop them to bound memory."""
-        full = [k for k, b in self._buckets.items() if b.tokens + (now - b.updated) * self.rate >= self.capacity]
+        full = [
+            k for k, b in self._buckets.items() if b.tokens + (now - b.updated) * self.rate >= self.capacity
+        ]
         for key in full:
             del self._buckets[key]

@@ -44,14 +44,14 @@ class AttributeReader:
 
     def kyc_case_by_id(self, case_id: UUID) -> KycCase | None:
         try:
-            case = self.store.repository.get(case_id)
+            case: object = self.store.repository.get(case_id)
         except AggregateNotFoundError:
             return None
         return case if isinstance(case, KycCase) else None
 
     def _user(self, subject: str) -> User | None:
         try:
-            user = self.store.repository.get(UUID(subject))
+            user: object = self.store.repository.get(UUID(subject))
         except (ValueError, AggregateNotFoundError):
             return None
         return user if isinstance(user, User) else None

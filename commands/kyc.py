@@ -25,8 +25,8 @@ from bondflow.domain.kyc import (
     KycCase,
     KycStatus,
     KycTier,
-    case_id_of_token,
     case_id_for,
+    case_id_of_token,
     parse_aadhaar_last4,
     parse_pan,
 )
@@ -39,7 +39,7 @@ from bondflow.pii import Vault
 from bondflow.webhooks import WebhookVerifier
 from commands.attributes import AttributeReader
 from commands.context import Accepted, CommandContext
-from commands.users import UserCommands, _only_fields
+from commands.users import UserCommands, only_fields
 
 PROVIDER_ACTOR = "kyc-provider"
 _REF_MAX = 64
@@ -52,7 +52,7 @@ class StartKyc:
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> StartKyc:
-        _only_fields(body, {"pan", "aadhaar_last4", "consent"}, {"pan", "consent"})
+        only_fields(body, {"pan", "aadhaar_last4", "consent"}, {"pan", "consent"})
         if body["consent"] is not True:
             raise InvalidRequest(
                 "consent: KYC needs your consent (true) for the purpose kyc_verification",
@@ -79,15 +79,23 @@ class ProviderResult:
         try:
             body = json.loads(raw, parse_float=Decimal)
         except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-            raise InvalidRequest("webhook body is not valid JSON", {"fields": {"body": "invalid JSON"}}) from exc
+            raise InvalidRequest(
+                "webhook body is not valid JSON", {"fields": {"body": "invalid JSON"}}
+            ) from exc
         if not isinstance(body, dict):
-            raise InvalidRequest("webhook body must be a JSON object", {"fields": {"body": "expected an object"}})
-        _only_fields(
-            body, {"event_id", "process_token", "status", "tier", "kra_ref", "ckyc_no"}, {"event_id", "process_token", "status"}
+            raise InvalidRequest(
+                "webhook body must be a JSON object", {"fields": {"body": "expected an object"}}
+            )
+        only_fields(
+            body,
+            {"event_id", "process_token", "status", "tier", "kra_ref", "ckyc_no"},
+            {"event_id", "process_token", "status"},
         )
         status = body["status"]
         if status not in ("verified", "rejected"):
-            raise InvalidRequest("status: must be verified or rejected", {"fields": {"status": "verified or rejected"}})
+            raise InvalidRequest(
+                "status: must be verified or rejected", {"fields": {"status": "verified or rejected"}}
+            )
         tier = body.get("tier")
         return cls(
             event_id=_text(body["event_id"], "event_id", 128),
@@ -101,7 +109,9 @@ class ProviderResult:
 
 def _text(raw: object, field: str, limit: int) -> str:
     if not isinstance(raw, str) or not 1 <= len(raw) <= limit or not raw.isprintable():
-        raise InvalidRequest(f"{field}: must be text of 1 to {limit} characters", {"fields": {field: "invalid"}})
+        raise InvalidRequest(
+            f"{field}: must be text of 1 to {limit} characters", {"fields": {field: "invalid"}}
+        )
     return raw
 
 
@@ -198,14 +208,20 @@ class KycCommands:
                 continue
             self.handoff.forget(result.process_token)
             return Accepted(self._webhook_data(result, case, applied=True), position)
-        raise InvalidRequest("KYC case is changing concurrently; retry", {"process_token": result.process_token})
+        raise InvalidRequest(
+            "KYC case is changing concurrently; retry", {"process_token": result.process_token}
+        )
 
     def approve(self, user_id: UUID, tier: KycTier, reason: str, ctx: CommandContext) -> Accepted:
         """Manual verification by an admin, never of their own KYC (separation of duties)."""
         ensure_not_own_kyc(ctx.actor_id, str(user_id))
         case = self._case(case_id_for(user_id))
         if not case.approve_manually(
-            tier=tier.value, reason=reason, decided_at=self.clock.now(), actor_id=ctx.actor_id, request_id=ctx.request_id
+            tier=tier.value,
+            reason=reason,
+            decided_at=self.clock.now(),
+            actor_id=ctx.actor_id,
+            request_id=ctx.request_id,
         ):
             return self._current(case)
         changed: list[Any] = [case]
@@ -220,7 +236,7 @@ class KycCommands:
         consent_id = consent_id_for(user.id, KYC_PURPOSE)
         fingerprint = consent_hash(user.id, [KYC_PURPOSE], KYC_CONSENT_TEXT_VERSION, now)
         try:
-            consent = self.store.repository.get(consent_id)
+            consent: object = self.store.repository.get(consent_id)
         except AggregateNotFoundError:
             return Consent(
                 id=consent_id,

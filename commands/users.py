@@ -41,13 +41,17 @@ SIGN_UP_FIELDS = {"email", "password", "phone", "residency", "investor_category"
 LOG_IN_FIELDS = {"email", "password"}
 
 
-def _only_fields(body: dict[str, Any], allowed: set[str], required: set[str]) -> None:
+def only_fields(body: dict[str, Any], allowed: set[str], required: set[str]) -> None:
     extra = sorted(set(body) - allowed)
     if extra:
-        raise InvalidRequest(f"unknown fields: {', '.join(extra)}", {"fields": dict.fromkeys(extra, "not allowed")})
+        raise InvalidRequest(
+            f"unknown fields: {', '.join(extra)}", {"fields": dict.fromkeys(extra, "not allowed")}
+        )
     missing = sorted(required - set(body))
     if missing:
-        raise InvalidRequest(f"missing fields: {', '.join(missing)}", {"fields": dict.fromkeys(missing, "required")})
+        raise InvalidRequest(
+            f"missing fields: {', '.join(missing)}", {"fields": dict.fromkeys(missing, "required")}
+        )
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -60,7 +64,7 @@ class SignUp:
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> SignUp:
-        _only_fields(body, SIGN_UP_FIELDS, {"email", "password"})
+        only_fields(body, SIGN_UP_FIELDS, {"email", "password"})
         phone = body.get("phone")
         return cls(
             email=parse_email(body["email"]),
@@ -81,10 +85,12 @@ class LogIn:
 
     @classmethod
     def from_body(cls, body: dict[str, Any]) -> LogIn:
-        _only_fields(body, LOG_IN_FIELDS, LOG_IN_FIELDS)
+        only_fields(body, LOG_IN_FIELDS, LOG_IN_FIELDS)
         email, password = body["email"], body["password"]
         if not isinstance(email, str) or not isinstance(password, str):
-            raise InvalidRequest("email and password must be strings", {"fields": {"email": "string", "password": "string"}})
+            raise InvalidRequest(
+                "email and password must be strings", {"fields": {"email": "string", "password": "string"}}
+            )
         return cls(email=email, password=password)
 
     def __repr__(self) -> str:
@@ -192,7 +198,7 @@ class UserCommands:
 
     def _user(self, user_id: UUID) -> User | None:
         try:
-            user = self.store.repository.get(user_id)
+            user: object = self.store.repository.get(user_id)
         except AggregateNotFoundError:
             return None
         return user if isinstance(user, User) else None

@@ -71,7 +71,9 @@ def get_analytics(
     clean_price: DecimalText = None,
     ytm: Annotated[str | None, Query(max_length=40, description="decimal fraction: 0.0725 is 7.25%")] = None,
     settlement_date: Annotated[date | None, Query(description="default: the next business day (T+1)")] = None,
+    min_position: MinPosition = None,
 ) -> EnvelopeResponse:
+    await_position(container, "instruments_view", min_position)
     row = instruments_queries.get_instrument(container.db, Isin.parse(isin).value)
     calendar = instruments_queries.business_calendar(container.db)
     settlement = settlement_date or calendar.next_business_day(business_date(container.clock))

@@ -115,7 +115,7 @@ class SandboxKycProvider:
             if self._closed:
                 return
         status = self._deliver_once(body)
-        if (status == 0 or status == 401 or status >= 500) and attempt < self.max_attempts:
+        if (status in {0, 401} or status >= 500) and attempt < self.max_attempts:
             self._schedule(self.delay_seconds * 2**attempt, body, attempt + 1)
 
     def _deliver_once(self, body: bytes) -> int:

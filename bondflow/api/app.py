@@ -11,9 +11,11 @@ from bondflow.api.ops_routes import router as ops_router
 from bondflow.container import Container
 from commands.instrument_routes import router as instrument_command_router
 from commands.routes import router as command_router
+from commands.user_routes import router as investor_command_router
 from projections.instrument_routes import router as instrument_query_router
 from projections.regulator_routes import router as regulator_router
 from projections.routes import router as query_router
+from projections.user_routes import router as investor_query_router
 
 
 def create_app(container: Container) -> FastAPI:
@@ -34,4 +36,6 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(regulator_router)
     app.include_router(instrument_command_router)
     app.include_router(instrument_query_router)
+    app.include_router(investor_command_router)
+    app.include_router(investor_query_router)
     return app

@@ -68,7 +68,12 @@ class OidcVerifier:
                 algorithms=ALGORITHMS,
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["exp", "iss", "aud", "sub"], "verify_exp": False, "verify_nbf": False, "verify_iat": False},
+                options={
+                    "require": ["exp", "iss", "aud", "sub"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
             now = self.clock.now().timestamp()
             if float(claims["exp"]) <= now - self.leeway_seconds:
@@ -83,8 +88,10 @@ class OidcVerifier:
         granted = ROLE_SCOPES[role]
         scope_claim = claims.get("scope")
         scopes = granted if scope_claim is None else frozenset(str(scope_claim).split()) & granted
-        attributes = {
-            name: str(claims[name]) for name in ("residency", "investor_category", "kyc_tier", "kyc_status") if name in claims
+        attributes: dict[str, str] = {
+            name: str(claims[name])
+            for name in ("residency", "investor_category", "kyc_tier", "kyc_status")
+            if name in claims
         }
         return Principal(str(claims["sub"]), role, scopes, attributes)
 

@@ -55,9 +55,7 @@ class Consent(Aggregate):
     def _revoked(self, *, purposes: list[str], actor_id: str, request_id: str) -> None:
         self.active = False
 
-    def grant_again(
-        self, *, text_version: str, consent_hash: str, actor_id: str, request_id: str
-    ) -> None:
+    def grant_again(self, *, text_version: str, consent_hash: str, actor_id: str, request_id: str) -> None:
         if not self.active:
             self._regranted(
                 text_version=text_version, consent_hash=consent_hash, actor_id=actor_id, request_id=request_id

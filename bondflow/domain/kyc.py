@@ -179,7 +179,9 @@ class KycCase(Aggregate):
             )
         return True
 
-    def approve_manually(self, *, tier: str, reason: str, decided_at: datetime, actor_id: str, request_id: str) -> bool:
+    def approve_manually(
+        self, *, tier: str, reason: str, decided_at: datetime, actor_id: str, request_id: str
+    ) -> bool:
         """An admin's manual verification (e.g. after a provider review). Separation of duties: never
         the investor themself."""
         ensure_not_own_kyc(actor_id, self.user_id)

@@ -59,7 +59,11 @@ def check_attributes(attributes: InvestorAttributes, requirement: Requirement) -
     if requirement.residencies is not None and attributes.residency not in requirement.residencies:
         raise KycNotEligible(
             "not eligible for this residency",
-            {"attribute": "residency", "allowed": sorted(requirement.residencies), "actual": attributes.residency},
+            {
+                "attribute": "residency",
+                "allowed": sorted(requirement.residencies),
+                "actual": attributes.residency,
+            },
         )
     if (
         requirement.investor_categories is not None

@@ -17,7 +17,9 @@ from eventsourcing.domain import Aggregate, event
 from bondflow.domain.ids import derived_id
 from bondflow.errors import InvalidRequest
 
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 PASSWORD_MIN_LENGTH = 12

@@ -116,8 +116,8 @@ def test_the_orders_projection_is_exactly_once_across_a_killed_worker_and_a_fail
         assert not standby.is_leader.is_set(), "a second copy became active while the first leads"
         second.send_signal(signal.SIGKILL)
         second.wait(10)
-        assert wait_for_position(projector.position, head, timeout=60), "the standby did not take over"
-        assert standby.is_leader.is_set()
+        assert standby.is_leader.wait(30), "the standby did not take over after the leader died"
+        assert wait_for_position(projector.position, head, timeout=60), "the standby did not finish the log"
     finally:
         standby.stop()
         if second.poll() is None:
