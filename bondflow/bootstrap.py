@@ -55,7 +55,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
     db, store = open_store(settings)
     clickhouse = ClickHouse(settings.clickhouse_dsn or default_dsn(data_dir), settings.clickhouse_database)
     signing_key = SigningKey.load_or_create(data_dir)
-    tokens = TokenService(signing_key, clock, timedelta(seconds=settings.token_ttl_seconds), oidc_verifier(settings, clock))
+    tokens = TokenService(
+        signing_key, clock, timedelta(seconds=settings.token_ttl_seconds), oidc_verifier(settings, clock)
+    )
     metrics = Metrics()
     container = Container(
         settings=settings,

@@ -8,6 +8,11 @@
     ├── KycNotEligible            BF-KYC-002  403
     ├── NotFound                  BF-NF-001   404
     ├── EmailAlreadyRegistered    BF-USR-001  409
+    ├── LimitBreached             BF-ORD-004  403
+    ├── NotTradable               BF-ORD-005  409
+    ├── PriceOutsideBand          BF-ORD-006  422
+    ├── InsufficientFunds         BF-ORD-007  403
+    ├── RecordedRefusal           (the code and status of a refusal replayed for its Idempotency-Key)
     ├── OrderNotCancellable       BF-ORD-008  409
     ├── IdempotencyKeyMissing     BF-IDEM-001 400
     ├── IdempotencyKeyReused      BF-IDEM-002 422
@@ -94,6 +99,42 @@ class RateLimited(BondFlowError):
 
     def response_headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
+
+
+class LimitBreached(BondFlowError):
+    """An exposure or position limit would be breached; `details` names the limit and the headroom."""
+
+    code = "BF-ORD-004"
+    status = 403
+
+
+class NotTradable(BondFlowError):
+    code = "BF-ORD-005"
+    status = 409
+
+
+class PriceOutsideBand(BondFlowError):
+    code = "BF-ORD-006"
+    status = 422
+
+
+class InsufficientFunds(BondFlowError):
+    """Not enough available escrow (BUY) or unreserved holdings (SELL)."""
+
+    code = "BF-ORD-007"
+    status = 403
+
+
+class RecordedRefusal(BondFlowError):
+    """A refusal recorded earlier (an `OrderRejected` event), answered again for an idempotent replay."""
+
+    def __init__(self, code: str, status: int, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message, details)
+        self.code = code  # type: ignore[misc]
+        self.status = status  # type: ignore[misc]
+
+    def response_headers(self) -> dict[str, str]:
+        return {"Idempotent-Replayed": "true"}
 
 
 class OrderNotCancellable(BondFlowError):

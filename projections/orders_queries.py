@@ -17,7 +17,7 @@ from projections.pagination import Sort, decode_cursor, encode_cursor
 SORTABLE = {"created_at": "created_at", "updated_at": "updated_at"}
 COLUMNS = (
     "order_id, user_id, isin, side, qty, limit_clean_price, status, filled_qty, reasons, created_at,"
-    " updated_at, position"
+    " updated_at, position, cancelled_qty, fills, routed_to"
 )
 
 
@@ -35,10 +35,14 @@ class OrderRow:
     created_at: datetime
     updated_at: datetime
     position: int
+    cancelled_qty: Decimal
+    fills: list[dict[str, str]]
+    routed_to: list[str] | None
 
     @property
     def remaining_qty(self) -> Decimal:
-        return self.qty - self.filled_qty
+        """Units neither filled nor cancelled."""
+        return self.qty - self.filled_qty - self.cancelled_qty
 
 
 @dataclass(frozen=True, slots=True)

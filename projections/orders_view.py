@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from orjson import dumps
+
 from bondflow.adapters.postgres import Database
 from bondflow.domain.orders import Order, OrderStatus
 from bondflow.followers import Positioned
@@ -25,6 +27,9 @@ CREATE TABLE IF NOT EXISTS orders_view (
     updated_at timestamptz NOT NULL,
     position bigint NOT NULL
 );
+ALTER TABLE orders_view ADD COLUMN IF NOT EXISTS cancelled_qty numeric(20, 6) NOT NULL DEFAULT 0;
+ALTER TABLE orders_view ADD COLUMN IF NOT EXISTS fills jsonb NOT NULL DEFAULT '[]'::jsonb;
+ALTER TABLE orders_view ADD COLUMN IF NOT EXISTS routed_to jsonb;
 CREATE INDEX IF NOT EXISTS orders_view_user_created ON orders_view (user_id, created_at DESC, order_id DESC);
 CREATE INDEX IF NOT EXISTS orders_view_created ON orders_view (created_at DESC, order_id DESC);
 """
@@ -33,6 +38,10 @@ PLACED = Order.OrderPlaced  # type: ignore[attr-defined]
 ACCEPTED = Order.OrderAccepted  # type: ignore[attr-defined]
 REJECTED = Order.OrderRejected  # type: ignore[attr-defined]
 CANCELLED = Order.OrderCancelled  # type: ignore[attr-defined]
+ROUTED = Order.OrderRouted  # type: ignore[attr-defined]
+PARTIALLY_FILLED = Order.OrderPartiallyFilled  # type: ignore[attr-defined]
+FILLED = Order.OrderFilled  # type: ignore[attr-defined]
+REMAINDER_CANCELLED = Order.OrderRemainderCancelled  # type: ignore[attr-defined]
 
 
 def _topic(cls: type) -> str:
@@ -41,7 +50,10 @@ def _topic(cls: type) -> str:
 
 class OrdersProjector:
     name = "orders_view"
-    topics = frozenset(_topic(c) for c in (PLACED, ACCEPTED, REJECTED, CANCELLED))
+    topics = frozenset(
+        _topic(c)
+        for c in (PLACED, ACCEPTED, REJECTED, CANCELLED, ROUTED, PARTIALLY_FILLED, FILLED, REMAINDER_CANCELLED)
+    )
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -80,6 +92,28 @@ class OrdersProjector:
                     event.timestamp,
                     position,
                 ),
+            )
+            return
+        if isinstance(event, ROUTED):
+            cur.execute(
+                "UPDATE orders_view SET routed_to = %s, updated_at = %s, position = %s WHERE order_id = %s AND position < %s",
+                (dumps(event.dealers).decode(), event.timestamp, position, event.originator_id, position),
+            )
+            return
+        if isinstance(event, PARTIALLY_FILLED | FILLED):
+            fill = {"trade_id": event.trade_id, "dealer": event.dealer, "qty": str(event.qty),
+                    "clean_price": str(event.clean_price)}
+            cur.execute(
+                "UPDATE orders_view SET filled_qty = filled_qty + %s, fills = fills || jsonb_build_array(%s::jsonb),"
+                " updated_at = %s, position = %s WHERE order_id = %s AND position < %s",
+                (event.qty, dumps(fill).decode(), event.timestamp, position, event.originator_id, position),
+            )
+            return
+        if isinstance(event, REMAINDER_CANCELLED):
+            cur.execute(
+                "UPDATE orders_view SET cancelled_qty = cancelled_qty + %s, reasons = reasons || jsonb_build_array(%s::text),"
+                " updated_at = %s, position = %s WHERE order_id = %s AND position < %s",
+                (event.qty, event.reason, event.timestamp, position, event.originator_id, position),
             )
             return
         status, reason = _status_change(event)

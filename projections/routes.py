@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -14,7 +15,7 @@ from bondflow.auth.principal import Principal
 from bondflow.domain.orders import OrderStatus
 from bondflow.domain.values import Isin
 from bondflow.errors import InvalidRequest
-from projections import order_flow, orders_queries
+from projections import fill_analytics, order_flow, orders_queries, trades_view
 from projections.pagination import Sort
 from projections.waiting import await_position
 
@@ -35,7 +36,9 @@ def _order(row: orders_queries.OrderRow) -> dict[str, Any]:
         "status": row.status,
         "filled_qty": row.filled_qty,
         "remaining_qty": row.remaining_qty,
-        "fills": [],
+        "cancelled_qty": row.cancelled_qty,
+        "fills": row.fills,
+        "routed_to": row.routed_to,
         "settlement_state": None,
         "reasons": row.reasons,
         "created_at": row.created_at,
@@ -113,3 +116,46 @@ def get_order_flow(
         for r in rows
     ]
     return ok(data, request_id)
+
+
+@router.get("/trades")
+def list_trades(
+    principal: OrdersReader,
+    container: ContainerDep,
+    request_id: RequestId,
+    isin: Annotated[str | None, Query(max_length=12)] = None,
+    limit: Limit = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    min_position: MinPosition = None,
+) -> EnvelopeResponse:
+    await_position(container, "trades_view", min_position)
+    rows, next_cursor = trades_view.list_trades(
+        container.db,
+        owner=principal.subject if principal.sees_only_own else None,
+        isin=None if isin is None else Isin.parse(isin).value,
+        limit=limit,
+        cursor=cursor,
+    )
+    return ok(rows, request_id, next_cursor=next_cursor)
+
+
+@router.get("/analytics/fills")
+def get_fill_analytics(
+    _principal: AnalyticsReader,
+    container: ContainerDep,
+    request_id: RequestId,
+    isin: Annotated[str | None, Query(max_length=12)] = None,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: Annotated[date | None, Query()] = None,
+    min_position: MinPosition = None,
+) -> EnvelopeResponse:
+    await_position(container, "fill_analytics", min_position)
+    parsed = None if isin is None else Isin.parse(isin).value
+    rows = fill_analytics.fills_by_dealer(container.clickhouse, isin=parsed, start=from_, end=to)
+    records = fill_analytics.dealer_records(container.clickhouse, parsed)
+    dealers = [
+        {"dealer": r.dealer, "rfqs": r.rfqs, "fills": r.fills, "fill_ratio": r.fill_ratio.quantize(Decimal("0.0001")),
+         "avg_improvement_bp": r.avg_improvement_bp}
+        for r in sorted(records.values(), key=lambda r: r.dealer)
+    ]
+    return ok({"by_dealer_isin_side": rows, "dealers": dealers}, request_id)

@@ -57,6 +57,12 @@ class Order(Aggregate):
         self.filled_qty = Decimal(0)
         self.reasons: list[str] = []
         self.cancel_fingerprint: str | None = None
+        self.rejection: dict[str, Any] | None = None
+        self.routed = False
+        self.fills: list[dict[str, Any]] = []
+        self.cancelled_qty = Decimal(0)
+        self.price_cap: Decimal | None = None
+        self.reserved: Decimal | None = None
 
     @property
     def order_id(self) -> UUID:
@@ -64,14 +70,23 @@ class Order(Aggregate):
 
     @property
     def remaining_qty(self) -> Decimal:
-        return self.qty - self.filled_qty
+        """Units neither filled nor cancelled."""
+        return self.qty - self.filled_qty - self.cancelled_qty
 
-    def accept(self, *, actor_id: str, request_id: str) -> None:
-        self._accepted(actor_id=actor_id, request_id=request_id)
+    def accept(
+        self, *, price_cap: Decimal | None = None, reserved: Decimal | None = None, actor_id: str, request_id: str
+    ) -> None:
+        """Every pre-trade check passed: `price_cap` is the worst clean price it may trade at and `reserved`
+        the escrow held for a BUY (maximum consideration with fees)."""
+        self._accepted(price_cap=price_cap, reserved=reserved, actor_id=actor_id, request_id=request_id)
 
     @event("OrderAccepted")
-    def _accepted(self, *, actor_id: str, request_id: str) -> None:
+    def _accepted(
+        self, *, price_cap: Decimal | None = None, reserved: Decimal | None = None, actor_id: str, request_id: str
+    ) -> None:
         self.status = OrderStatus.PENDING
+        self.price_cap = price_cap
+        self.reserved = reserved
 
     def reject(
         self, *, code: str, reason: str, details: dict[str, Any], actor_id: str, request_id: str
@@ -84,11 +99,78 @@ class Order(Aggregate):
     ) -> None:
         self.status = OrderStatus.REJECTED
         self.reasons.append(f"{code}: {reason}")
+        self.rejection = {"code": code, "reason": reason, "details": details}
+
+    @property
+    def executable(self) -> bool:
+        """Accepted and not yet routed: the investor may still cancel it."""
+        return self.status is OrderStatus.PENDING and not self.routed
+
+    @property
+    def awaiting_execution(self) -> bool:
+        """Accepted, and the RFQ has not yet filled or cancelled every unit."""
+        return self.status is OrderStatus.PENDING and self.filled_qty + self.cancelled_qty < self.qty
+
+    def route(self, *, rfq_id: str, dealers: list[str], price_cap: Decimal, actor_id: str, request_id: str) -> None:
+        """Send the order to dealers as an RFQ; from here on the investor can no longer cancel it."""
+        if not self.executable:
+            raise OrderNotCancellable(f"order is {self.status} and cannot be routed", {"order_id": str(self.id)})
+        self._routed(
+            rfq_id=rfq_id, isin=self.isin, side=self.side, qty=self.qty, dealers=dealers, price_cap=price_cap,
+            actor_id=actor_id, request_id=request_id,
+        )
+
+    @event("OrderRouted")
+    def _routed(
+        self, *, rfq_id: str, isin: str, side: str, qty: Decimal, dealers: list[str], price_cap: Decimal,
+        actor_id: str, request_id: str,
+    ) -> None:
+        self.routed = True
+
+    def record_fill(
+        self, *, trade_id: str, dealer: str, qty: Decimal, clean_price: Decimal, actor_id: str, request_id: str
+    ) -> None:
+        if qty <= 0 or qty > self.remaining_qty:
+            raise ValueError(f"fill of {qty} does not fit the order's remaining {self.remaining_qty}")
+        complete = qty == self.remaining_qty
+        record = self._filled if complete else self._partially_filled
+        record(trade_id=trade_id, dealer=dealer, qty=qty, clean_price=clean_price, actor_id=actor_id, request_id=request_id)
+
+    @event("OrderPartiallyFilled")
+    def _partially_filled(
+        self, *, trade_id: str, dealer: str, qty: Decimal, clean_price: Decimal, actor_id: str, request_id: str
+    ) -> None:
+        self._add_fill(trade_id, dealer, qty, clean_price)
+
+    @event("OrderFilled")
+    def _filled(
+        self, *, trade_id: str, dealer: str, qty: Decimal, clean_price: Decimal, actor_id: str, request_id: str
+    ) -> None:
+        self._add_fill(trade_id, dealer, qty, clean_price)
+
+    def _add_fill(self, trade_id: str, dealer: str, qty: Decimal, clean_price: Decimal) -> None:
+        self.filled_qty += qty
+        self.fills.append({"trade_id": trade_id, "dealer": dealer, "qty": qty, "clean_price": clean_price})
+
+    def cancel_unfilled(self, *, reason: str, actor_id: str, request_id: str) -> None:
+        """Immediate-or-cancel: whatever the RFQ did not fill is cancelled (the whole order if nothing filled)."""
+        remainder = self.qty - self.filled_qty - self.cancelled_qty
+        if remainder <= 0:
+            return
+        if self.filled_qty == 0:
+            self._cancelled(reason=reason, request_fingerprint=None, actor_id=actor_id, request_id=request_id)
+        else:
+            self._remainder_cancelled(qty=remainder, reason=reason, actor_id=actor_id, request_id=request_id)
+
+    @event("OrderRemainderCancelled")
+    def _remainder_cancelled(self, *, qty: Decimal, reason: str, actor_id: str, request_id: str) -> None:
+        self.cancelled_qty += qty
+        self.reasons.append(reason)
 
     def cancel(self, *, reason: str, request_fingerprint: str | None, actor_id: str, request_id: str) -> None:
-        if self.status not in CANCELLABLE:
+        if self.status not in CANCELLABLE or self.routed:
             raise OrderNotCancellable(
-                f"order is {self.status} and can no longer be cancelled",
+                f"order is {'routed to dealers' if self.routed else self.status} and can no longer be cancelled",
                 {"order_id": str(self.id), "status": str(self.status)},
             )
         self._cancelled(

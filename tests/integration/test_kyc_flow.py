@@ -32,7 +32,7 @@ def kyc_client(container: Container, client: TestClient) -> TestClient:
 def test_an_investor_signs_up_logs_in_and_is_verified_by_the_providers_webhook(
     kyc_client: TestClient, container: Container
 ) -> None:
-    _email, headers, user_id = signed_up_investor(kyc_client)
+    _email, headers, _user_id = signed_up_investor(kyc_client)
     assert kyc_client.get("/v1/kyc/status", headers=headers).json()["data"]["status"] == "not_started"
     started = kyc_client.post(
         "/v1/kyc/start", json={"pan": GOOD_PAN, "aadhaar_last4": "1234", "consent": True}, headers=headers
@@ -44,7 +44,9 @@ def test_an_investor_signs_up_logs_in_and_is_verified_by_the_providers_webhook(
     assert status["status"] == "verified"
     assert status["tier"] == "full"
     assert status["kra_ref"].startswith("KRA")
-    me = kyc_client.get("/v1/users/me", headers=headers, params={"min_position": container.store.head_position()})
+    me = kyc_client.get(
+        "/v1/users/me", headers=headers, params={"min_position": container.store.head_position()}
+    )
     assert me.json()["data"]["status"] == "active"
     assert me.json()["data"]["kyc"] == {"status": "verified", "tier": "full"}
 
@@ -107,7 +109,7 @@ def test_kyc_start_records_consent_with_its_purpose_and_keeps_only_a_pan_hash(
 ) -> None:
     _email, headers, user_id = signed_up_investor(kyc_client)
     kyc_client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
-    consent = container.store.repository.get(consent_id_for(uuid.UUID(user_id), KYC_PURPOSE))
+    consent: object = container.store.repository.get(consent_id_for(uuid.UUID(user_id), KYC_PURPOSE))
     assert isinstance(consent, Consent)
     assert consent.purposes == ["kyc_verification"]
     assert len(consent.consent_hash) == 64
@@ -146,3 +148,13 @@ def wait_for_provider_calls(container: Container, count: int, timeout: float = 1
     while len(container.investors.kyc_provider.accepted) < count and time.monotonic() < deadline:
         time.sleep(0.02)
     time.sleep(0.2)  # and a moment more, in case a second call were (wrongly) on its way
+
+
+def test_a_provider_outage_is_retried_by_the_effect_worker_until_verified(
+    kyc_client: TestClient, container: Container
+) -> None:
+    container.investors.kyc_provider.fail_next = True
+    _email, headers, _user_id = signed_up_investor(kyc_client)
+    kyc_client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
+    assert wait_for_kyc(kyc_client, headers, "verified")["status"] == "verified"
+    assert len(container.investors.kyc_provider.accepted) == 1

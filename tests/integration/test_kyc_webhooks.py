@@ -122,7 +122,9 @@ def test_a_provider_event_delivered_twice_has_one_effect(
     assert second.json()["meta"]["position"] == first.json()["meta"]["position"] - 1  # the case's event
     assert container.store.head_position() == head
     assert kyc_events(container, user_id) == ["Started", "Verified"]
-    late = result(token, event_id="evt_other", status="rejected")  # a contradicting late event changes nothing
+    late = result(
+        token, event_id="evt_other", status="rejected"
+    )  # a contradicting late event changes nothing
     answer = post(client, late, signed_headers(DEV_WEBHOOK_SECRET, late, now(container)))
     assert answer.json()["data"] == {
         "event_id": "evt_other",

@@ -43,7 +43,9 @@ def test_sign_up_answers_201_pending_and_the_profile_shows_the_decrypted_fields(
     assert token["token_type"] == "Bearer"
     assert token["expires_in"] == container.settings.token_ttl_seconds
     headers = {"Authorization": f"Bearer {token['access_token']}"}
-    me = client.get("/v1/users/me", params={"min_position": created.json()["meta"]["position"]}, headers=headers)
+    me = client.get(
+        "/v1/users/me", params={"min_position": created.json()["meta"]["position"]}, headers=headers
+    )
     assert me.status_code == 200, me.text
     profile = me.json()["data"]
     assert profile["user_id"] == created.json()["data"]["user_id"]
@@ -60,7 +62,9 @@ def test_a_second_sign_up_with_the_same_email_is_409_bf_usr_001_whatever_its_cas
     assert again.json()["error"]["code"] == "BF-USR-001"
 
 
-def test_concurrent_sign_ups_with_one_email_create_exactly_one_user(client: TestClient, container: Container) -> None:
+def test_concurrent_sign_ups_with_one_email_create_exactly_one_user(
+    client: TestClient, container: Container
+) -> None:
     email, threads = new_email(), 6
     barrier = threading.Barrier(threads)
     statuses: list[int] = []
@@ -145,7 +149,9 @@ def freeze_login_limits(container: Container) -> ManualClock:
     return clock
 
 
-def test_logins_are_rate_limited_per_account_with_retry_after(client: TestClient, container: Container) -> None:
+def test_logins_are_rate_limited_per_account_with_retry_after(
+    client: TestClient, container: Container
+) -> None:
     clock = freeze_login_limits(container)
     email = new_email()
     sign_up(client, email)
@@ -168,7 +174,9 @@ def test_logins_are_rate_limited_per_ip(client: TestClient, container: Container
     assert statuses == {401: limit, 429: 1}
 
 
-def test_a_login_token_carries_the_investor_role_scopes_and_attributes(client: TestClient, container: Container) -> None:
+def test_a_login_token_carries_the_investor_role_scopes_and_attributes(
+    client: TestClient, container: Container
+) -> None:
     email = new_email()
     user_id = sign_up(client, email, residency="IN", investor_category="retail").json()["data"]["user_id"]
     body = log_in(client, email).json()["data"]
@@ -205,7 +213,9 @@ def test_kyc_start_checks_the_residency_attribute(client: TestClient, container:
     assert refused.json()["error"]["details"]["attribute"] == "residency"
 
 
-def test_only_the_admin_role_approves_kyc_manually_and_never_their_own(client: TestClient, container: Container) -> None:
+def test_only_the_admin_role_approves_kyc_manually_and_never_their_own(
+    client: TestClient, container: Container
+) -> None:
     container.investors.kyc_provider.deliver = lambda body, headers: 202  # the provider stays silent
     _email, headers, user_id = signed_up_investor(client)
     client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
@@ -213,18 +223,24 @@ def test_only_the_admin_role_approves_kyc_manually_and_never_their_own(client: T
     as_investor = client.post(f"/v1/admin/kyc/{user_id}/approve", json=approval, headers=headers)
     assert as_investor.status_code == 403
     assert as_investor.json()["error"]["details"] == {"required_scope": "users:admin"}
-    own = client.post(f"/v1/admin/kyc/{user_id}/approve", json=approval, headers=bearer(container, Role.ADMIN, user_id))
+    own = client.post(
+        f"/v1/admin/kyc/{user_id}/approve", json=approval, headers=bearer(container, Role.ADMIN, user_id)
+    )
     assert own.status_code == 403
     assert own.json()["error"]["details"] == {"rule": "no_self_kyc_approval"}
     admin = bearer(container, Role.ADMIN, "admin-7")
     approved = client.post(f"/v1/admin/kyc/{user_id}/approve", json=approval, headers=admin)
     assert approved.status_code == 202, approved.text
     assert approved.json()["data"]["status"] == "verified"
-    status = client.get("/v1/kyc/status", params={"min_position": approved.json()["meta"]["position"]}, headers=headers)
+    status = client.get(
+        "/v1/kyc/status", params={"min_position": approved.json()["meta"]["position"]}, headers=headers
+    )
     assert (status.json()["data"]["status"], status.json()["data"]["tier"]) == ("verified", "full")
 
 
-def test_attributes_for_checks_are_read_fresh_not_from_the_token(client: TestClient, container: Container) -> None:
+def test_attributes_for_checks_are_read_fresh_not_from_the_token(
+    client: TestClient, container: Container
+) -> None:
     route_webhooks_through(container, client)
     _email, headers, _user_id = signed_up_investor(client)  # token minted before KYC
     client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)

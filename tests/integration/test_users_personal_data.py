@@ -8,6 +8,7 @@ import re
 import subprocess
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -15,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bondflow.container import Container
+from bondflow.domain.orders import Order
 from bondflow.domain.users import User
 from bondflow.logs import configure_logging, json_formatter
 from bondflow.pii import DataKeyDestroyed
@@ -81,7 +83,9 @@ def onboard(client: TestClient, container: Container) -> tuple[str, dict[str, st
     email = new_email()
     user_id = sign_up(client, email, phone=PHONE).json()["data"]["user_id"]
     headers = {"Authorization": f"Bearer {log_in(client, email).json()['data']['access_token']}"}
-    client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "aadhaar_last4": "4321", "consent": True}, headers=headers)
+    client.post(
+        "/v1/kyc/start", json={"pan": GOOD_PAN, "aadhaar_last4": "4321", "consent": True}, headers=headers
+    )
     assert wait_for_kyc(client, headers, "verified")["status"] == "verified"
     return email, headers, user_id
 
@@ -105,12 +109,19 @@ def test_erasure_destroys_the_data_key_and_keeps_orders_and_kyc_facts(
     client: TestClient, container: Container, database_url: str
 ) -> None:
     email, headers, user_id = onboard(client, container)
-    order = client.post(
-        "/v1/orders",
-        json={"isin": "INE123A07043", "side": "BUY", "qty": "1", "limit_clean_price": "100"},
-        headers={**headers, "Idempotency-Key": "before-erasure"},
+    order = Order(  # an order of theirs in the log, whatever the pre-trade rules of the day
+        id=uuid.uuid4(),
+        user_id=user_id,
+        isin="INE123A07043",
+        side="BUY",
+        qty=Decimal("1"),
+        limit_clean_price=Decimal("100"),
+        placed_at=container.clock.now(),
+        request_fingerprint="f",
+        actor_id=user_id,
+        request_id="r",
     )
-    assert order.status_code == 202, order.text
+    order_position = container.store.save_and_position(order)
 
     erased = client.post("/v1/users/me/erase", headers=headers)
     assert erased.status_code == 202, erased.text
@@ -121,7 +132,9 @@ def test_erasure_destroys_the_data_key_and_keeps_orders_and_kyc_facts(
             "SELECT wrapped_key, destroyed_at FROM pii_data_keys WHERE user_id = %s", (user_id,)
         ).fetchone()
     assert row is not None and row[0] is None and row[1] is not None
-    me = client.get("/v1/users/me", params={"min_position": erased.json()["meta"]["position"]}, headers=headers)
+    me = client.get(
+        "/v1/users/me", params={"min_position": erased.json()["meta"]["position"]}, headers=headers
+    )
     profile = me.json()["data"]
     assert (profile["email"], profile["phone"], profile["personal_data_erased"]) == (None, None, True)
     assert profile["kyc"] == {"status": "verified", "tier": "full"}
@@ -132,10 +145,10 @@ def test_erasure_destroys_the_data_key_and_keeps_orders_and_kyc_facts(
     with pytest.raises(DataKeyDestroyed):  # the sealed copy in the log no longer opens
         container.investors.vault.open(uuid.UUID(user_id), "email", registered.email_sealed)
 
-    order_id = order.json()["data"]["order_id"]
-    kept = client.get(f"/v1/orders/{order_id}", params={"min_position": order.json()["meta"]["position"]}, headers=headers)
+    kept = client.get(f"/v1/orders/{order.id}", params={"min_position": order_position}, headers=headers)
     assert kept.status_code == 200
     assert kept.json()["data"]["qty"] == "1.000000"
+    assert container.store.repository.get(order.id).user_id == user_id  # the log is intact
     again = client.post("/v1/users/me/erase", headers=headers)
     assert again.status_code == 202
     assert email.encode() not in full_dump(database_url)

@@ -1,0 +1,67 @@
+"""The Trade aggregate: one dealer fill of an order, as executed on the RFQ venue.
+
+Event class paths (`bondflow.domain.trades:Trade.TradeExecuted`, …) are stored data: never move them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from bondflow.domain.ids import derived_id
+
+
+def trade_id_for(order_id: UUID, quote_id: str) -> UUID:
+    """One trade per (order, dealer quote): re-executing the same fill after a crash lands on the same id."""
+    return derived_id("trade", str(order_id), quote_id)
+
+
+class Trade(Aggregate):
+    @event("TradeExecuted")
+    def __init__(
+        self,
+        *,
+        id: UUID,  # noqa: A002
+        order_id: str,
+        user_id: str,
+        isin: str,
+        side: str,
+        dealer: str,
+        quote_id: str,
+        qty: Decimal,
+        clean_price: Decimal,
+        accrued_per_100: Decimal,
+        face_value: Decimal,
+        consideration: Decimal,
+        fees: Decimal,
+        reference_clean_price: Decimal,
+        trade_date: date,
+        settlement_date: date,
+        actor_id: str,
+        request_id: str,
+    ) -> None:
+        self.order_id = order_id
+        self.user_id = user_id
+        self.isin = isin
+        self.side = side
+        self.dealer = dealer
+        self.quote_id = quote_id
+        self.qty = qty
+        self.clean_price = clean_price
+        self.accrued_per_100 = accrued_per_100
+        self.face_value = face_value
+        self.consideration = consideration
+        self.fees = fees
+        self.reference_clean_price = reference_clean_price
+        self.trade_date = trade_date
+        self.settlement_date = settlement_date
+        self.settled = False
+
+    @property
+    def price_improvement(self) -> Decimal:
+        """Per 100 face, in the investor's favour: positive when the fill beat the reference price."""
+        delta = self.reference_clean_price - self.clean_price
+        return delta if self.side == "BUY" else -delta

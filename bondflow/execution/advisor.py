@@ -1,0 +1,62 @@
+"""The execution advisor port and its built-in policy: rank dealers by their record (fill ratio, price
+improvement) in the analytics store, and propose the price band."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+PRIOR_FILL_RATIO = Decimal("0.5")  # a dealer with no history is neither favoured nor shunned
+IMPROVEMENT_WEIGHT = Decimal("0.01")  # one basis point of average improvement is worth 1% of fill ratio
+
+
+@dataclass(frozen=True, slots=True)
+class DealerRecord:
+    dealer: str
+    rfqs: int
+    fills: int
+    avg_improvement_bp: Decimal
+
+    @property
+    def fill_ratio(self) -> Decimal:
+        return PRIOR_FILL_RATIO if self.rfqs == 0 else Decimal(self.fills) / Decimal(self.rfqs)
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    dealers: list[str]
+    band_low: Decimal
+    band_high: Decimal
+
+
+class ExecutionAdvisor(Protocol):
+    def advise(
+        self, isin: str, side: str, dealers: tuple[str, ...], reference_clean_price: Decimal, band_pct: Decimal
+    ) -> Advice: ...
+
+
+class RecordBasedAdvisor:
+    """Ranks by fill ratio plus a weighted average price improvement; ties keep the venue's order."""
+
+    def __init__(self, records: Callable[[str], dict[str, DealerRecord]]) -> None:
+        self.records = records
+
+    def advise(
+        self, isin: str, side: str, dealers: tuple[str, ...], reference_clean_price: Decimal, band_pct: Decimal
+    ) -> Advice:
+        try:
+            history = self.records(isin)
+        except Exception:  # the advisor is advice: without analytics, fall back to the venue's order
+            history = {}
+
+        def score(dealer: str) -> Decimal:
+            record = history.get(dealer)
+            if record is None:
+                return PRIOR_FILL_RATIO
+            return record.fill_ratio + IMPROVEMENT_WEIGHT * record.avg_improvement_bp
+
+        ranked = sorted(dealers, key=lambda d: (-score(d), dealers.index(d)))
+        width = reference_clean_price * band_pct / Decimal(100)
+        return Advice(ranked, reference_clean_price - width, reference_clean_price + width)

@@ -1,0 +1,121 @@
+"""Fill analytics in ClickHouse: RFQs sent to each dealer and the fills they gave, per ISIN.
+
+Idempotent on replay like `order_flow`: ReplacingMergeTree tables versioned by log position, plus the
+projector's own checkpoint. The execution advisor reads `dealer_records`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from bondflow.adapters.clickhouse import ClickHouse
+from bondflow.domain.orders import Order
+from bondflow.domain.trades import Trade
+from bondflow.execution.advisor import DealerRecord
+from bondflow.followers import Positioned
+
+ROUTED = Order.OrderRouted  # type: ignore[attr-defined]
+EXECUTED = Trade.TradeExecuted  # type: ignore[attr-defined]
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS {db}.rfq_requests (
+        rfq_id String, dealer LowCardinality(String), isin LowCardinality(String), order_id UUID,
+        day Date, position UInt64
+    ) ENGINE = ReplacingMergeTree(position) ORDER BY (rfq_id, dealer)""",
+    """CREATE TABLE IF NOT EXISTS {db}.fills (
+        trade_id UUID, rfq_id String, dealer LowCardinality(String), isin LowCardinality(String),
+        side LowCardinality(String), qty Decimal(20, 6), clean_price Decimal(12, 4),
+        improvement_bp Decimal(12, 4), consideration Decimal(20, 2), day Date, position UInt64
+    ) ENGINE = ReplacingMergeTree(position) ORDER BY trade_id""",
+    """CREATE TABLE IF NOT EXISTS {db}.checkpoints (name String, position UInt64)
+        ENGINE = ReplacingMergeTree(position) ORDER BY name""",
+)
+
+
+def _topic(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class FillAnalyticsProjector:
+    name = "fill_analytics"
+    topics = frozenset({_topic(ROUTED), _topic(EXECUTED)})
+
+    def __init__(self, ch: ClickHouse) -> None:
+        self.ch = ch
+
+    def setup(self) -> None:
+        self.ch.ensure_database()
+        for statement in DDL:
+            self.ch.command(statement)
+
+    def position(self) -> int:
+        rows = self.ch.query(
+            "SELECT max(position) FROM {db}.checkpoints FINAL WHERE name = {name:String}", {"name": self.name}
+        )
+        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+
+    def process(self, events: Sequence[Positioned], upto: int) -> None:
+        requests: list[list[Any]] = []
+        fills: list[list[Any]] = []
+        for item in events:
+            event = item.event
+            day = event.timestamp.date()
+            if isinstance(event, ROUTED):
+                requests.extend(
+                    [event.rfq_id, dealer, event.isin, event.originator_id, day, item.position] for dealer in event.dealers
+                )
+            elif isinstance(event, EXECUTED):
+                improvement = event.reference_clean_price - event.clean_price
+                if event.side == "SELL":
+                    improvement = -improvement
+                bp = (improvement / event.reference_clean_price * Decimal(10000)).quantize(Decimal("0.0001"))
+                fills.append([event.originator_id, event.quote_id.rsplit(":", 1)[0], event.dealer, event.isin,
+                              event.side, event.qty, event.clean_price, bp, event.consideration, event.trade_date,
+                              item.position])
+        self.ch.insert("rfq_requests", requests, ("rfq_id", "dealer", "isin", "order_id", "day", "position"))
+        self.ch.insert("fills", fills, ("trade_id", "rfq_id", "dealer", "isin", "side", "qty", "clean_price",
+                                        "improvement_bp", "consideration", "day", "position"))
+        self.ch.insert("checkpoints", [[self.name, upto]], ("name", "position"))
+
+
+def dealer_records(ch: ClickHouse, isin: str | None = None) -> dict[str, DealerRecord]:
+    """Per dealer: RFQs received, RFQs filled, average price improvement (bp) — for one ISIN or all."""
+    rows = ch.query(
+        "SELECT r.dealer, count() AS rfqs, countIf(f.filled > 0), avgIf(f.bp, f.filled > 0)"
+        " FROM (SELECT rfq_id, dealer FROM {db}.rfq_requests FINAL WHERE {isin:String} = '' OR isin = {isin:String}) AS r"
+        " LEFT JOIN (SELECT rfq_id, dealer, count() AS filled, avg(improvement_bp) AS bp FROM {db}.fills FINAL"
+        "   WHERE {isin:String} = '' OR isin = {isin:String} GROUP BY rfq_id, dealer) AS f"
+        " ON r.rfq_id = f.rfq_id AND r.dealer = f.dealer"
+        " GROUP BY r.dealer",
+        {"isin": isin or ""},
+    )
+    return {
+        str(d): DealerRecord(str(d), int(n), int(k), Decimal(str(bp if bp == bp else 0)).quantize(Decimal("0.0001")))  # noqa: PLR0124
+        for d, n, k, bp in rows
+    }
+
+
+def fills_by_dealer(ch: ClickHouse, *, isin: str | None, start: date | None, end: date | None) -> list[dict[str, Any]]:
+    filters, params = ["1"], {}
+    if isin is not None:
+        filters.append("isin = {isin:String}")
+        params["isin"] = isin
+    if start is not None:
+        filters.append("day >= {start:Date}")
+        params["start"] = start
+    if end is not None:
+        filters.append("day <= {end:Date}")
+        params["end"] = end
+    rows = ch.query(
+        "SELECT dealer, isin, side, count(), sum(qty), sum(consideration), avg(improvement_bp)"
+        " FROM {db}.fills FINAL WHERE " + " AND ".join(filters) + " GROUP BY dealer, isin, side ORDER BY dealer, isin, side",
+        params,
+    )
+    return [
+        {"dealer": d, "isin": i, "side": s, "fills": int(n), "qty": Decimal(q), "consideration": Decimal(c),
+         "avg_improvement_bp": Decimal(str(bp)).quantize(Decimal("0.0001"))}
+        for d, i, s, n, q, c, bp in rows
+    ]

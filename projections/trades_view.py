@@ -1,0 +1,101 @@
+"""Trades in PostgreSQL (one row per dealer fill), rows and position committed together, and their queries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import sql
+
+from bondflow.adapters.postgres import Database
+from bondflow.domain.trades import Trade
+from bondflow.followers import Positioned
+from projections import positions
+from projections.pagination import Sort, decode_cursor, encode_cursor
+
+DDL = """
+CREATE TABLE IF NOT EXISTS trades_view (
+    trade_id uuid PRIMARY KEY,
+    order_id uuid NOT NULL,
+    user_id text NOT NULL,
+    isin text NOT NULL,
+    side text NOT NULL,
+    dealer text NOT NULL,
+    qty numeric(20, 6) NOT NULL,
+    clean_price numeric(12, 4) NOT NULL,
+    accrued_per_100 numeric(20, 10) NOT NULL,
+    consideration numeric(20, 2) NOT NULL,
+    fees numeric(20, 2) NOT NULL,
+    trade_date date NOT NULL,
+    settlement_date date NOT NULL,
+    settlement_state text NOT NULL DEFAULT 'PENDING',
+    executed_at timestamptz NOT NULL,
+    position bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trades_view_user_time ON trades_view (user_id, executed_at DESC, trade_id DESC);
+"""
+
+EXECUTED = Trade.TradeExecuted  # type: ignore[attr-defined]
+FIELDS = ("trade_id", "order_id", "isin", "side", "dealer", "qty", "clean_price", "accrued_per_100", "consideration",
+          "fees", "trade_date", "settlement_date", "settlement_state", "executed_at")
+
+
+class TradesProjector:
+    name = "trades_view"
+    topics = frozenset({f"{EXECUTED.__module__}:{EXECUTED.__qualname__}"})
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def setup(self) -> None:
+        positions.ensure_table(self.db)
+        with self.db.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:trades_view', 0))")
+            cur.execute(DDL)
+
+    def position(self) -> int:
+        return positions.read_position(self.db, self.name)
+
+    def process(self, events: Sequence[Positioned], upto: int) -> None:
+        with self.db.transaction() as cur:
+            for item in events:
+                e = item.event
+                cur.execute(
+                    "INSERT INTO trades_view (trade_id, order_id, user_id, isin, side, dealer, qty, clean_price,"
+                    " accrued_per_100, consideration, fees, trade_date, settlement_date, executed_at, position)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (e.originator_id, e.order_id, e.user_id, e.isin, e.side, e.dealer, e.qty, e.clean_price,
+                     e.accrued_per_100, e.consideration, e.fees, e.trade_date, e.settlement_date, e.timestamp,
+                     item.position),
+                )
+            positions.record_position(cur, self.name, upto)
+
+
+def list_trades(
+    db: Database, *, owner: str | None, isin: str | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    sort = Sort("executed_at", True)
+    where: list[sql.Composable] = []
+    params: list[Any] = []
+    if owner is not None:
+        where.append(sql.SQL("user_id = %s"))
+        params.append(owner)
+    if isin is not None:
+        where.append(sql.SQL("isin = %s"))
+        params.append(isin)
+    if cursor is not None:
+        last_time, last_id = decode_cursor(cursor, sort)
+        where.append(sql.SQL("(executed_at, trade_id) < (%s::timestamptz, %s::uuid)"))
+        params.extend([last_time, last_id])
+    query = sql.SQL("SELECT {cols} FROM trades_view {where} ORDER BY executed_at DESC, trade_id DESC LIMIT %s").format(
+        cols=sql.SQL(", ".join(FIELDS)),
+        where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
+    )
+    params.append(limit + 1)
+    with db.cursor() as cur:
+        rows = [dict(zip(FIELDS, r, strict=True)) for r in cur.execute(query, params).fetchall()]
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(sort, [rows[-1]["executed_at"].isoformat(), rows[-1]["trade_id"]])
+    return rows, next_cursor
