@@ -14,6 +14,8 @@ from bondflow.domain.ids import derived_id
 ENVELOPE_ATTRIBUTES = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "actor_id", "request_id"}
 )
+# Stored but never published: sealed personal data and the keyed hashes used to look it up.
+NEVER_PUBLISHED = frozenset({"email_hash", "email_sealed", "phone_sealed", "password_hash_sealed", "pan_hash"})
 
 TOPICS: dict[str, str] = {
     "bondflow.domain.orders:Order.OrderPlaced": "order.placed.v1",
@@ -30,6 +32,17 @@ TOPICS: dict[str, str] = {
     "bondflow.domain.portfolio:Portfolio.BuyReleased": "portfolio.buy_released.v1",
     "bondflow.domain.portfolio:Portfolio.UnitsReserved": "portfolio.units_reserved.v1",
     "bondflow.domain.portfolio:Portfolio.UnitsReleased": "portfolio.units_released.v1",
+    "bondflow.domain.users:User.Registered": "user.created.v1",
+    "bondflow.domain.users:User.Activated": "user.activated.v1",
+    "bondflow.domain.users:User.Suspended": "user.suspended.v1",
+    "bondflow.domain.users:User.PersonalDataErased": "user.personal_data_erased.v1",
+    "bondflow.domain.kyc:KycCase.Started": "kyc.started.v1",
+    "bondflow.domain.kyc:KycCase.Restarted": "kyc.restarted.v1",
+    "bondflow.domain.kyc:KycCase.Verified": "kyc.verified.v1",
+    "bondflow.domain.kyc:KycCase.Rejected": "kyc.rejected.v1",
+    "bondflow.domain.consent:Consent.Granted": "consent.granted.v1",
+    "bondflow.domain.consent:Consent.Revoked": "consent.revoked.v1",
+    "bondflow.domain.consent:Consent.Regranted": "consent.regranted.v1",
     "bondflow.domain.instruments:Instrument.Listed": "instrument.listed.v1",
     "bondflow.domain.instruments:Instrument.Suspended": "instrument.suspended.v1",
     "bondflow.domain.instruments:Instrument.Resumed": "instrument.resumed.v1",
@@ -60,7 +73,7 @@ def event_id(event: Any) -> str:
 
 
 def record_of(event: Any) -> dict[str, Any]:
-    payload = {k: v for k, v in event.__dict__.items() if k not in ENVELOPE_ATTRIBUTES}
+    payload = {k: v for k, v in event.__dict__.items() if k not in ENVELOPE_ATTRIBUTES | NEVER_PUBLISHED}
     return {
         "event_id": event_id(event),
         "event_type": type(event).__qualname__,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bondflow.audit.records import ENVELOPE_ATTRIBUTES, TOPICS, record_of
+from bondflow.audit.records import ENVELOPE_ATTRIBUTES, NEVER_PUBLISHED, TOPICS, record_of
 from bondflow.avro.compat import full_transitive_problems, problems
 from bondflow.avro.contracts import SCHEMA_DIR, current_contracts, history
 from bondflow.avro.encoding import decode, encode
@@ -74,7 +74,7 @@ def test_every_event_attribute_is_in_its_schema_payload() -> None:
         record = record_of(event)
         payload_schema = next(f for f in contracts[record["topic"]].raw["fields"] if f["name"] == "payload")
         declared = {f["name"] for f in payload_schema["type"]["fields"]}
-        attributes = set(event.__dict__) - ENVELOPE_ATTRIBUTES
+        attributes = set(event.__dict__) - ENVELOPE_ATTRIBUTES - NEVER_PUBLISHED
         assert attributes == declared, (
             f"{record['topic']}: event has {sorted(attributes)}, schema {sorted(declared)}"
         )
@@ -196,3 +196,18 @@ def test_listing_events_encode_with_dates_lists_and_decimals() -> None:
     assert decoded["maturity_date"] == date(2034, 7, 24)
     assert decoded["face_value"] == Decimal("100.00")
     assert decoded["allowed_residencies"] == ["IN"]
+
+
+def test_every_published_event_class_declares_exactly_its_schemas_payload_fields() -> None:
+    from eventsourcing.utils import resolve_topic
+
+    contracts = current_contracts()
+    for event_topic, topic in TOPICS.items():
+        cls = resolve_topic(event_topic)
+        declared: set[str] = set()
+        for klass in cls.__mro__:
+            declared |= set(getattr(klass, "__annotations__", {}))
+        declared -= ENVELOPE_ATTRIBUTES | NEVER_PUBLISHED | {"originator_topic", "originator_id_type"}
+        payload_schema = next(f for f in contracts[topic].raw["fields"] if f["name"] == "payload")
+        in_schema = {f["name"] for f in payload_schema["type"]["fields"]}
+        assert declared == in_schema, f"{event_topic} → {topic}: class {sorted(declared)}, schema {sorted(in_schema)}"

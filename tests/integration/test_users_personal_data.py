@@ -49,11 +49,11 @@ class Capture(logging.Handler):
 @pytest.fixture
 def log_lines() -> Iterator[list[str]]:
     """Every log line the process writes during the test, rendered by the production formatter."""
-    configure_logging()
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
+    configure_logging()  # routes structlog through the stdlib handlers, as `bondflow serve` does
     capture = Capture()
-    root.handlers[:] = [*saved_handlers, capture]
+    root.handlers[:] = [*root.handlers, capture]
     root.setLevel(logging.DEBUG)
     yield capture.lines
     root.handlers[:] = saved_handlers
