@@ -19,11 +19,14 @@ from bondflow.settings import Settings
 from commands.idempotency import InFlightGuard
 from commands.instruments import InstrumentCommands
 from commands.orders import OrderCommands
+from projections.fill_analytics import FillAnalyticsProjector
 from projections.instruments_view import InstrumentsProjector
 from projections.kafka_relay import KafkaRelay
 from projections.order_flow import OrderFlowProjector
 from projections.orders_view import OrdersProjector
 from projections.regulator_stream import RegulatorStreamProjector
+from projections.trades_view import TradesProjector
+from projections.users_view import InvestorsProjector
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +76,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         investors=build_investors(settings, db, store, tokens, clock),
     )
     followers: tuple[Follower, ...] = (
-        OrdersProjector(db),
-        InstrumentsProjector(db),
-        OrderFlowProjector(clickhouse),
-        RegulatorStreamProjector(db, signing_key.sign),
+        *postgres_read_models(db, signing_key),
+        *clickhouse_read_models(clickhouse),
     )
     if settings.kafka_bootstrap_servers:
         relay = KafkaRelay(
@@ -86,12 +87,28 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
             replication=settings.kafka_replication_factor,
         )
         followers = (*followers, relay)
-    for projector in (*followers, *container.investors.followers):
+    replayable = {f.name for f in followers}
+    for projector in (*followers, *(f for f in container.investors.followers if f.name not in replayable)):
         container.followers[projector.name] = FollowerRunner(
             projector, store, db, batch_size=settings.follower_batch_size
         )
     metrics.watch_lag(lambda: _lags(container))
     return container
+
+
+def postgres_read_models(db: Database, signing_key: SigningKey) -> list[Follower]:
+    """Every PostgreSQL projector: what `serve` runs and what `bondflow replay` rebuilds."""
+    return [
+        OrdersProjector(db),
+        InstrumentsProjector(db),
+        TradesProjector(db),
+        InvestorsProjector(db),
+        RegulatorStreamProjector(db, signing_key.sign),
+    ]
+
+
+def clickhouse_read_models(clickhouse: ClickHouse) -> list[Follower]:
+    return [OrderFlowProjector(clickhouse), FillAnalyticsProjector(clickhouse)]
 
 
 def _lags(container: Container) -> dict[str, int]:

@@ -128,6 +128,98 @@ def verify() -> None:
     raise typer.Exit(1)
 
 
+@cli.command()
+def replay(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="a log position, or an ISO-8601 time")] = None,
+    switch: Annotated[
+        bool, typer.Option("--switch", help="replace the live read models with the rebuilt ones")
+    ] = False,
+    skip_clickhouse: Annotated[bool, typer.Option("--skip-clickhouse")] = False,
+) -> None:
+    """Rebuild every read model from the log into fresh tables, compare checksums with the live ones."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from bondflow.adapters.clickhouse import ClickHouse, default_dsn
+    from bondflow.auth.keys import SigningKey
+    from bondflow.bootstrap import clickhouse_read_models, open_store, postgres_read_models
+    from bondflow.replay import resolve_upto, run_replay
+
+    settings = Settings()
+    console = Console(stderr=True)
+    db, store = open_store(settings)
+    key = SigningKey.load_or_create(settings.resolved_data_dir)
+    clickhouse = None
+    if not skip_clickhouse:
+        try:
+            clickhouse = ClickHouse(
+                settings.clickhouse_dsn or default_dsn(settings.resolved_data_dir),
+                settings.clickhouse_database,
+            )
+            clickhouse.ping()
+        except Exception as exc:
+            store.close()
+            db.close()
+            typer.echo(
+                f"cannot open ClickHouse ({type(exc).__name__}: {exc}). With the embedded chDB only one process may "
+                "use its data path: stop `bondflow serve` first, point BONDFLOW_CLICKHOUSE_DSN at a server, or pass "
+                "--skip-clickhouse.",
+                err=True,
+            )
+            raise typer.Exit(2) from None
+    upto = resolve_upto(store, db, as_of)
+    columns = (
+        TextColumn("replaying"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]} ev/s"),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("replay", total=max(upto, 1), rate="-")
+            started = [0.0]
+
+            def advance(read: int, position: int) -> None:
+                import time
+
+                started[0] = started[0] or time.perf_counter()
+                elapsed = max(time.perf_counter() - started[0], 1e-6)
+                bar.update(task, completed=position, rate=f"{read / elapsed:,.0f}")
+
+            report = run_replay(
+                store,
+                db,
+                lambda replica: postgres_read_models(replica, key),
+                clickhouse,
+                clickhouse_read_models,
+                as_of=as_of,
+                switch=switch,
+                progress=advance,
+            )
+    finally:
+        store.close()
+        db.close()
+    typer.echo(
+        f"replayed {report.events} events up to position {report.upto} in {report.seconds:.1f}s "
+        f"into schema {report.pg_schema}"
+        + (f" and ClickHouse database {report.ch_database}" if report.ch_database else "")
+    )
+    for table, (replayed, live) in sorted(report.checksums.items()):
+        verdict = (
+            "no live comparison (as-of replay)"
+            if live is None
+            else ("match" if live == replayed else f"DIFFERS (live {live})")
+        )
+        typer.echo(f"  {table:32} {replayed}  {verdict}")
+    if switch:
+        typer.echo(
+            "switched: the rebuilt PostgreSQL read models are live; the old ones were kept in a replaced_* schema"
+        )
+    if not report.matches:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     from bondflow.errors import ConfigurationError
 

@@ -14,6 +14,7 @@
     ├── InsufficientFunds         BF-ORD-007  403
     ├── RecordedRefusal           (the code and status of a refusal replayed for its Idempotency-Key)
     ├── OrderNotCancellable       BF-ORD-008  409
+    ├── PaymentInitiationFailed   BF-PAY-006  502
     ├── IdempotencyKeyMissing     BF-IDEM-001 400
     ├── IdempotencyKeyReused      BF-IDEM-002 422
     ├── IdempotencyInProgress     BF-IDEM-003 409
@@ -140,6 +141,14 @@ class RecordedRefusal(BondFlowError):
 class OrderNotCancellable(BondFlowError):
     code = "BF-ORD-008"
     status = 409
+
+
+class PaymentInitiationFailed(BondFlowError):
+    """The payments provider refused to start a payment (raised by its adapter; the effect worker records
+    the payment as failed)."""
+
+    code = "BF-PAY-006"
+    status = 502
 
 
 class IdempotencyKeyMissing(BondFlowError):

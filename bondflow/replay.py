@@ -1,0 +1,234 @@
+"""`bondflow replay`: rebuild every read model from the log into fresh tables, optionally only up to a log
+position or a time, compare checksums with the live read models, and optionally switch them over.
+
+Replay builds projectors only (no saga, no effect worker, no relay), so it has no path to an adapter.
+PostgreSQL read models are rebuilt in a fresh schema (`replay_<stamp>`), ClickHouse ones in a fresh database
+(`<db>_replay_<stamp>`). A checksum is an MD5 over every row of a table in primary-key order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from psycopg import sql
+
+from bondflow.adapters.clickhouse import ClickHouse
+from bondflow.adapters.postgres import Database, conninfo
+from bondflow.eventstore import EventStore
+from bondflow.followers import Follower, Positioned
+
+BATCH = 2000
+
+# read model → the columns that order its rows (its primary key)
+PG_TABLES: dict[str, str] = {
+    "orders_view": "order_id",
+    "instruments_view": "isin",
+    "market_holidays": "market, day",
+    "trades_view": "trade_id",
+    "users_view": "user_id",
+    "kyc_status_view": "user_id",
+    "regulator_stream": "seq",
+}
+CH_TABLES: dict[str, str] = {
+    "order_flow": "order_id",
+    "rfq_requests": "rfq_id, dealer",
+    "fills": "trade_id",
+}
+
+
+@dataclass
+class ReplayReport:
+    upto: int
+    events: int
+    seconds: float
+    pg_schema: str
+    ch_database: str | None
+    checksums: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # table → (replayed, live)
+
+    @property
+    def matches(self) -> bool:
+        return all(live is None or replayed == live for replayed, live in self.checksums.values())
+
+
+def resolve_upto(store: EventStore, db: Database, as_of: str | None) -> int:
+    """`as_of` is a log position (digits) or an ISO-8601 time; None means the head of the log."""
+    head = store.head_position()
+    if as_of is None:
+        return head
+    if as_of.isdigit():
+        return min(int(as_of), head)
+    moment = datetime.fromisoformat(as_of)
+    recorder: Any = store.recorder
+    with db.cursor() as cur:
+        row = cur.execute(
+            sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.{} WHERE timestamp <= %s").format(
+                sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
+            ),
+            (moment,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def feed(
+    store: EventStore,
+    followers: Sequence[Follower],
+    upto: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Read the log once, in batches, and hand each follower the events it follows. Returns events read."""
+    mapper = store.mapper
+    start, read = 1, 0
+    while start <= upto:
+        notifications = store.recorder.select_notifications(start=start, limit=BATCH, stop=upto)
+        if not notifications:
+            break
+        last = notifications[-1].id
+        for follower in followers:
+            batch = [
+                Positioned(mapper.to_domain_event(n), n.id)
+                for n in notifications
+                if n.topic in follower.topics
+            ]
+            follower.process(batch, last)
+        read += len(notifications)
+        start = last + 1
+        if progress is not None:
+            progress(read, last)
+    return read
+
+
+def pg_checksum(db: Database, table: str, order_by: str, schema: str) -> str | None:
+    with db.cursor() as cur:
+        exists = cur.execute("SELECT to_regclass(%s)", (f"{schema}.{table}",)).fetchone()
+        if not exists or exists[0] is None:
+            return None
+        row = cur.execute(
+            sql.SQL(
+                "SELECT md5(coalesce(string_agg(t::text, E'\\n' ORDER BY {order}), '')) FROM {schema}.{table} AS t"
+            ).format(
+                order=sql.SQL(", ".join(f"t.{c.strip()}" for c in order_by.split(","))),
+                schema=sql.Identifier(schema),
+                table=sql.Identifier(table),
+            )
+        ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def ch_checksum(ch: ClickHouse, database: str, table: str, order_by: str) -> str | None:
+    try:
+        rows = ch.query(
+            f"SELECT lower(hex(MD5(arrayStringConcat(groupArray(line), '\\n')))) FROM"
+            f" (SELECT toString(tuple(*)) AS line FROM {database}.{table} FINAL ORDER BY {order_by})"
+        )
+    except Exception:  # the table does not exist in that database
+        return None
+    return str(rows[0][0]) if rows else None
+
+
+def replay_database(db: Database, schema: str) -> Database:
+    """A pool whose unqualified table names resolve in `schema` (where the rebuilt read models go)."""
+    with db.transaction() as cur:
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    replica = Database(
+        conninfo(db.url, options=f"-c search_path={schema}"), pool_size=2, name=f"replay-{schema}"
+    )
+    replica.open()
+    return replica
+
+
+def stamp() -> str:
+    return time.strftime("%Y%m%d%H%M%S")
+
+
+def switch_over(db: Database, schema: str, tables: list[str], followers: list[str]) -> str:
+    """Atomically move the rebuilt tables into `public` (the old ones into a backup schema) and set the
+    replayed followers' positions, in one transaction."""
+    backup = f"replaced_{stamp()}"
+    with db.transaction() as cur:
+        cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(backup)))
+        for table in tables:
+            cur.execute("SELECT to_regclass(%s)", (f"public.{table}",))
+            found = cur.fetchone()
+            if found is not None and found[0] is not None:
+                cur.execute(
+                    sql.SQL("ALTER TABLE public.{} SET SCHEMA {}").format(
+                        sql.Identifier(table), sql.Identifier(backup)
+                    )
+                )
+            cur.execute(
+                sql.SQL("ALTER TABLE {}.{} SET SCHEMA public").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+            )
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO public.projection_positions (name, position) SELECT name, position FROM {}.projection_positions"
+                " WHERE name = ANY(%s) ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()"
+            ).format(sql.Identifier(schema)),
+            (followers,),
+        )
+    return backup
+
+
+def run_replay(
+    store: EventStore,
+    db: Database,
+    pg_projectors: Callable[[Database], list[Follower]],
+    clickhouse: ClickHouse | None,
+    ch_projectors: Callable[[ClickHouse], list[Follower]],
+    *,
+    as_of: str | None = None,
+    switch: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplayReport:
+    """Rebuild, compare (against the live read models when replaying to the head), optionally switch."""
+    upto = resolve_upto(store, db, as_of)
+    schema = f"replay_{stamp()}_{time.monotonic_ns() % 10000:04d}"
+    replica = replay_database(db, schema)
+    followers: list[Follower] = list(pg_projectors(replica))
+    ch_replica: ClickHouse | None = None
+    if clickhouse is not None:
+        ch_replica = ClickHouse(clickhouse.dsn, f"{clickhouse.database}_{schema}")
+        followers += ch_projectors(ch_replica)
+    started = time.perf_counter()
+    try:
+        for follower in followers:
+            follower.setup()
+        events = feed(store, followers, upto, progress)
+    finally:
+        replica.close()
+    report = ReplayReport(
+        upto,
+        events,
+        time.perf_counter() - started,
+        schema,
+        None if ch_replica is None else ch_replica.database,
+    )
+    at_head = upto == store.head_position()
+    for table, order_by in PG_TABLES.items():
+        replayed = pg_checksum(db, table, order_by, schema)
+        if replayed is not None:
+            report.checksums[f"postgres:{table}"] = (
+                replayed,
+                pg_checksum(db, table, order_by, "public") if at_head else None,
+            )
+    if clickhouse is not None and ch_replica is not None:
+        for table, order_by in CH_TABLES.items():
+            replayed = ch_checksum(clickhouse, ch_replica.database, table, order_by)
+            if replayed is not None:
+                live = ch_checksum(clickhouse, clickhouse.database, table, order_by) if at_head else None
+                report.checksums[f"clickhouse:{table}"] = (replayed, live)
+    if switch:
+        if not at_head:
+            raise ValueError("only a replay to the head of the log can replace the live read models")
+        tables = [
+            t
+            for t in PG_TABLES
+            if t != "regulator_stream" and pg_checksum(db, t, PG_TABLES[t], schema) is not None
+        ]
+        switch_over(db, schema, tables, [f.name for f in followers if f.name != "regulator_stream"])
+    return report
