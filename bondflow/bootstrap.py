@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from bondflow.adapters.clickhouse import ClickHouse, default_dsn
 from bondflow.adapters.postgres import Database, eventsourcing_env, start_embedded_postgres
 from bondflow.auth.keys import SigningKey
 from bondflow.auth.tokens import TokenService
-from bondflow.clock import Clock, SystemClock
+from bondflow.clock import Clock, OffsetClock, SystemClock
 from bondflow.container import Container
 from bondflow.eventstore import EventStore
 from bondflow.followers import Follower, FollowerRunner
 from bondflow.investors import build_investors, oidc_verifier
 from bondflow.metrics import Metrics
+from bondflow.payments import build_payments
 from bondflow.settings import Settings
-from commands.idempotency import InFlightGuard
+from bondflow.trading import build_trading
 from commands.instruments import InstrumentCommands
-from commands.orders import OrderCommands
+from projections.escrow_view import EscrowProjector
 from projections.fill_analytics import FillAnalyticsProjector
 from projections.instruments_view import InstrumentsProjector
 from projections.kafka_relay import KafkaRelay
@@ -51,9 +52,17 @@ def open_store(settings: Settings) -> tuple[Database, EventStore]:
     return db, store
 
 
+def clock_from(settings: Settings) -> Clock:
+    """The system clock, or in development a clock running from `BONDFLOW_CLOCK_START`."""
+    if settings.clock_start is None:
+        return SystemClock()
+    start = settings.clock_start if settings.clock_start.tzinfo else settings.clock_start.replace(tzinfo=UTC)
+    return OffsetClock(start)
+
+
 def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
     settings.check_safe_for_production()
-    clock = clock or SystemClock()
+    clock = clock or clock_from(settings)
     data_dir = settings.resolved_data_dir
     db, store = open_store(settings)
     clickhouse = ClickHouse(settings.clickhouse_dsn or default_dsn(data_dir), settings.clickhouse_database)
@@ -62,6 +71,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         signing_key, clock, timedelta(seconds=settings.token_ttl_seconds), oidc_verifier(settings, clock)
     )
     metrics = Metrics()
+    investors = build_investors(settings, db, store, tokens, clock)
+    payments = build_payments(settings, db, store, clock)
+    trading = build_trading(settings, db, store, clock, clickhouse, investors.attributes, payments.escrow)
     container = Container(
         settings=settings,
         clock=clock,
@@ -70,10 +82,12 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         clickhouse=clickhouse,
         signing_key=signing_key,
         tokens=tokens,
-        orders=OrderCommands(store, InFlightGuard(db), clock),
+        orders=trading.orders,
         instruments=InstrumentCommands(store, clock),
         metrics=metrics,
-        investors=build_investors(settings, db, store, tokens, clock),
+        investors=investors,
+        payments=payments,
+        trading=trading,
     )
     followers: tuple[Follower, ...] = (
         *postgres_read_models(db, signing_key),
@@ -88,7 +102,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         )
         followers = (*followers, relay)
     replayable = {f.name for f in followers}
-    for projector in (*followers, *(f for f in container.investors.followers if f.name not in replayable)):
+    context_followers = (*investors.followers, *payments.followers, trading.worker)
+    for projector in (*followers, *(f for f in context_followers if f.name not in replayable)):
         container.followers[projector.name] = FollowerRunner(
             projector, store, db, batch_size=settings.follower_batch_size
         )
@@ -103,6 +118,7 @@ def postgres_read_models(db: Database, signing_key: SigningKey) -> list[Follower
         InstrumentsProjector(db),
         TradesProjector(db),
         InvestorsProjector(db),
+        EscrowProjector(db),
         RegulatorStreamProjector(db, signing_key.sign),
     ]
 

@@ -77,13 +77,25 @@ def worker(
 def token(
     role: Annotated[Role, typer.Option(help="investor, ops, admin or regulator")],
     sub: Annotated[str | None, typer.Option(help="subject (user id); random if omitted")] = None,
+    kyc_verified: Annotated[
+        bool,
+        typer.Option(
+            "--kyc-verified", help="claim a verified KYC (tier full), for a subject with no account"
+        ),
+    ] = False,
+    residency: Annotated[str, typer.Option(help="claimed residency (ISO 3166 alpha-2)")] = "IN",
+    category: Annotated[
+        str, typer.Option(help="claimed investor category: retail, hni, institutional")
+    ] = "retail",
 ) -> None:
-    """Print a bearer token signed with the local key (refused in prod)."""
+    """Print a bearer token signed with the local key (refused in prod).
+
+    Attribute claims are only used for subjects without a BondFlow account: a signed-up investor's own
+    KYC and profile always win."""
     import uuid
 
     from bondflow.auth.keys import SigningKey
     from bondflow.auth.tokens import TokenService
-    from bondflow.clock import SystemClock
 
     settings = Settings()
     if settings.is_prod:
@@ -94,9 +106,14 @@ def token(
         raise typer.Exit(2)
     from datetime import timedelta
 
+    from bondflow.bootstrap import clock_from
+
     key = SigningKey.load_or_create(settings.resolved_data_dir)
-    service = TokenService(key, SystemClock(), timedelta(seconds=settings.token_ttl_seconds))
-    typer.echo(service.mint(sub or str(uuid.uuid4()), role))
+    service = TokenService(key, clock_from(settings), timedelta(seconds=settings.token_ttl_seconds))
+    claims = {"residency": residency, "investor_category": category}
+    if kyc_verified:
+        claims |= {"kyc_status": "verified", "kyc_tier": "full"}
+    typer.echo(service.mint(sub or str(uuid.uuid4()), role, claims))
 
 
 @cli.command()

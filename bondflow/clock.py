@@ -19,13 +19,17 @@ class SystemClock:
 
 
 class ManualClock:
-    """A clock that only moves when told to (tests, replays)."""
+    """A clock that only moves when told to (tests, replays), or by `tick` at every reading so that
+    successive events keep their order in time."""
 
-    def __init__(self, start: datetime) -> None:
+    def __init__(self, start: datetime, tick: timedelta = timedelta(0)) -> None:
         self._now = start
+        self._tick = tick
 
     def now(self) -> datetime:
-        return self._now
+        current = self._now
+        self._now += self._tick
+        return current
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
@@ -34,3 +38,13 @@ class ManualClock:
 def business_date(clock: Clock) -> date:
     """Today's date in India, where the market is."""
     return clock.now().astimezone(IST).date()
+
+
+class OffsetClock:
+    """Real time shifted to start at `start`: a sandbox or demo can run on a chosen trading day."""
+
+    def __init__(self, start: datetime, *, anchored_at: datetime | None = None) -> None:
+        self._offset = start - (anchored_at or datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset

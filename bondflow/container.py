@@ -16,7 +16,9 @@ from bondflow.eventstore import EventStore
 from bondflow.followers import FollowerRunner
 from bondflow.investors import Investors
 from bondflow.metrics import Metrics
+from bondflow.payments import Payments
 from bondflow.settings import Settings
+from bondflow.trading import Trading
 from commands.instruments import InstrumentCommands
 from commands.orders import OrderCommands
 
@@ -36,6 +38,8 @@ class Container:
     instruments: InstrumentCommands
     metrics: Metrics
     investors: Investors
+    payments: Payments
+    trading: Trading
     followers: dict[str, FollowerRunner] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
 
@@ -61,6 +65,7 @@ class Container:
 
     def close(self) -> None:
         self.investors.close()
+        self.payments.close()
         self.stop_followers()
         self.store.close()
         self.db.close()

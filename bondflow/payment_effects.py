@@ -75,7 +75,9 @@ class PaymentEffectWorker:
     def _record_refusal(self, event: Any, reason: str, key: str) -> None:
         for _attempt in range(5):
             account: EscrowAccount = self.store.repository.get(event.originator_id)
-            if not account.fail_payment(event.payment_id, None, None, None, reason, actor_id=WORKER, request_id=key):
+            if not account.fail_payment(
+                event.payment_id, None, None, None, reason, actor_id=WORKER, request_id=key
+            ):
                 return  # already decided (a redelivery, or the webhook came first)
             try:
                 self.store.save(account)

@@ -31,6 +31,8 @@ PG_TABLES: dict[str, str] = {
     "trades_view": "trade_id",
     "users_view": "user_id",
     "kyc_status_view": "user_id",
+    "escrow_balances": "user_id",
+    "payments_view": "payment_id",
     "regulator_stream": "seq",
 }
 CH_TABLES: dict[str, str] = {

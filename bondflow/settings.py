@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
@@ -47,6 +49,12 @@ class Settings(BaseSettings):
     login_attempts_per_account_per_minute: int = Field(default=5, ge=1, le=1_000)
     sign_ups_per_ip_per_minute: int = Field(default=20, ge=1, le=10_000)
     kyc_sandbox_delay_seconds: float = Field(default=0.5, ge=0, le=60)
+    payments_sandbox_delay_seconds: float = Field(default=0.3, ge=0, le=60)
+    payments_sandbox_seed: int = 0  # the sandbox's fault RNG (fail_rate), for reproducible chaos runs
+    trading_fee_bps: Decimal = Field(default=Decimal("5"), ge=0, le=100)
+    trading_allowlist: list[str] | None = None  # ISINs the platform trades; None means every listed bond
+    venue_seed: int = 7  # the sandbox dealers' quotes are deterministic for a seed
+    clock_start: datetime | None = None  # dev only: run the clock from this instant (a chosen trading day)
     seed_demo_data: bool = True  # dev only: demo bonds and the holiday calendar on `serve`
 
     @property
@@ -78,5 +86,7 @@ class Settings(BaseSettings):
         master = self.master_key.get_secret_value()
         if master == DEV_MASTER_KEY or len(master) < 32:
             problems.append("BONDFLOW_MASTER_KEY must be set to a secret of at least 32 characters")
+        if self.clock_start is not None:
+            problems.append("BONDFLOW_CLOCK_START is for development only")
         if problems:
             raise ConfigurationError("refusing to start in prod: " + "; ".join(problems))

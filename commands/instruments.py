@@ -173,7 +173,9 @@ class InstrumentCommands:
 
     def load(self, isin: str) -> Instrument:
         try:
-            instrument: Instrument = self.store.repository.get(derived_id("instrument", Isin.parse(isin).value))
+            instrument: Instrument = self.store.repository.get(
+                derived_id("instrument", Isin.parse(isin).value)
+            )
         except AggregateNotFoundError:
             raise NotFound("instrument not found", {"isin": isin}) from None
         if not isinstance(instrument, Instrument):  # pragma: no cover - ids are namespaced by kind

@@ -56,7 +56,9 @@ class MarketData:
         if today < instrument.maturity_date and settlement < instrument.maturity_date:
             schedule = build_schedule(terms, calendar)
             next_payment = next((c.payment_date for c in schedule.coupons if c.payment_date > today), None)
-            accrued, modified = _accrued_and_duration(terms, calendar, settlement, instrument.reference_clean_price)
+            accrued, modified = _accrued_and_duration(
+                terms, calendar, settlement, instrument.reference_clean_price
+            )
         facts = InstrumentFacts(
             isin=instrument.isin,
             issuer=instrument.issuer,

@@ -61,23 +61,51 @@ class FillAnalyticsProjector:
         requests: list[list[Any]] = []
         fills: list[list[Any]] = []
         for item in events:
-            event = item.event
+            event: Any = item.event
             day = event.timestamp.date()
             if isinstance(event, ROUTED):
                 requests.extend(
-                    [event.rfq_id, dealer, event.isin, event.originator_id, day, item.position] for dealer in event.dealers
+                    [event.rfq_id, dealer, event.isin, event.originator_id, day, item.position]
+                    for dealer in event.dealers
                 )
             elif isinstance(event, EXECUTED):
                 improvement = event.reference_clean_price - event.clean_price
                 if event.side == "SELL":
                     improvement = -improvement
                 bp = (improvement / event.reference_clean_price * Decimal(10000)).quantize(Decimal("0.0001"))
-                fills.append([event.originator_id, event.quote_id.rsplit(":", 1)[0], event.dealer, event.isin,
-                              event.side, event.qty, event.clean_price, bp, event.consideration, event.trade_date,
-                              item.position])
+                fills.append(
+                    [
+                        event.originator_id,
+                        event.quote_id.rsplit(":", 1)[0],
+                        event.dealer,
+                        event.isin,
+                        event.side,
+                        event.qty,
+                        event.clean_price,
+                        bp,
+                        event.consideration,
+                        event.trade_date,
+                        item.position,
+                    ]
+                )
         self.ch.insert("rfq_requests", requests, ("rfq_id", "dealer", "isin", "order_id", "day", "position"))
-        self.ch.insert("fills", fills, ("trade_id", "rfq_id", "dealer", "isin", "side", "qty", "clean_price",
-                                        "improvement_bp", "consideration", "day", "position"))
+        self.ch.insert(
+            "fills",
+            fills,
+            (
+                "trade_id",
+                "rfq_id",
+                "dealer",
+                "isin",
+                "side",
+                "qty",
+                "clean_price",
+                "improvement_bp",
+                "consideration",
+                "day",
+                "position",
+            ),
+        )
         self.ch.insert("checkpoints", [[self.name, upto]], ("name", "position"))
 
 
@@ -92,14 +120,20 @@ def dealer_records(ch: ClickHouse, isin: str | None = None) -> dict[str, DealerR
         " GROUP BY r.dealer",
         {"isin": isin or ""},
     )
-    return {
-        str(d): DealerRecord(str(d), int(n), int(k), Decimal(str(bp if bp == bp else 0)).quantize(Decimal("0.0001")))  # noqa: PLR0124
-        for d, n, k, bp in rows
-    }
+    return {str(d): DealerRecord(str(d), int(n), int(k), _bp(bp)) for d, n, k, bp in rows}
 
 
-def fills_by_dealer(ch: ClickHouse, *, isin: str | None, start: date | None, end: date | None) -> list[dict[str, Any]]:
-    filters, params = ["1"], {}
+def _bp(value: object) -> Decimal:
+    """ClickHouse's avg over no rows is NaN: no fills means no improvement."""
+    number = Decimal(str(value))
+    return Decimal(0) if number.is_nan() else number.quantize(Decimal("0.0001"))
+
+
+def fills_by_dealer(
+    ch: ClickHouse, *, isin: str | None, start: date | None, end: date | None
+) -> list[dict[str, Any]]:
+    filters: list[str] = ["1"]
+    params: dict[str, Any] = {}
     if isin is not None:
         filters.append("isin = {isin:String}")
         params["isin"] = isin
@@ -111,11 +145,20 @@ def fills_by_dealer(ch: ClickHouse, *, isin: str | None, start: date | None, end
         params["end"] = end
     rows = ch.query(
         "SELECT dealer, isin, side, count(), sum(qty), sum(consideration), avg(improvement_bp)"
-        " FROM {db}.fills FINAL WHERE " + " AND ".join(filters) + " GROUP BY dealer, isin, side ORDER BY dealer, isin, side",
+        " FROM {db}.fills FINAL WHERE "
+        + " AND ".join(filters)
+        + " GROUP BY dealer, isin, side ORDER BY dealer, isin, side",
         params,
     )
     return [
-        {"dealer": d, "isin": i, "side": s, "fills": int(n), "qty": Decimal(q), "consideration": Decimal(c),
-         "avg_improvement_bp": Decimal(str(bp)).quantize(Decimal("0.0001"))}
+        {
+            "dealer": d,
+            "isin": i,
+            "side": s,
+            "fills": int(n),
+            "qty": Decimal(q),
+            "consideration": Decimal(c),
+            "avg_improvement_bp": Decimal(str(bp)).quantize(Decimal("0.0001")),
+        }
         for d, i, s, n, q, c, bp in rows
     ]

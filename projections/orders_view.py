@@ -52,7 +52,16 @@ class OrdersProjector:
     name = "orders_view"
     topics = frozenset(
         _topic(c)
-        for c in (PLACED, ACCEPTED, REJECTED, CANCELLED, ROUTED, PARTIALLY_FILLED, FILLED, REMAINDER_CANCELLED)
+        for c in (
+            PLACED,
+            ACCEPTED,
+            REJECTED,
+            CANCELLED,
+            ROUTED,
+            PARTIALLY_FILLED,
+            FILLED,
+            REMAINDER_CANCELLED,
+        )
     )
 
     def __init__(self, db: Database) -> None:
@@ -101,8 +110,12 @@ class OrdersProjector:
             )
             return
         if isinstance(event, PARTIALLY_FILLED | FILLED):
-            fill = {"trade_id": event.trade_id, "dealer": event.dealer, "qty": str(event.qty),
-                    "clean_price": str(event.clean_price)}
+            fill = {
+                "trade_id": event.trade_id,
+                "dealer": event.dealer,
+                "qty": str(event.qty),
+                "clean_price": str(event.clean_price),
+            }
             cur.execute(
                 "UPDATE orders_view SET filled_qty = filled_qty + %s, fills = fills || jsonb_build_array(%s::jsonb),"
                 " updated_at = %s, position = %s WHERE order_id = %s AND position < %s",

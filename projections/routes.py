@@ -154,8 +154,13 @@ def get_fill_analytics(
     rows = fill_analytics.fills_by_dealer(container.clickhouse, isin=parsed, start=from_, end=to)
     records = fill_analytics.dealer_records(container.clickhouse, parsed)
     dealers = [
-        {"dealer": r.dealer, "rfqs": r.rfqs, "fills": r.fills, "fill_ratio": r.fill_ratio.quantize(Decimal("0.0001")),
-         "avg_improvement_bp": r.avg_improvement_bp}
+        {
+            "dealer": r.dealer,
+            "rfqs": r.rfqs,
+            "fills": r.fills,
+            "fill_ratio": r.fill_ratio.quantize(Decimal("0.0001")),
+            "avg_improvement_bp": r.avg_improvement_bp,
+        }
         for r in sorted(records.values(), key=lambda r: r.dealer)
     ]
     return ok({"by_dealer_isin_side": rows, "dealers": dealers}, request_id)

@@ -36,8 +36,22 @@ CREATE INDEX IF NOT EXISTS trades_view_user_time ON trades_view (user_id, execut
 """
 
 EXECUTED = Trade.TradeExecuted  # type: ignore[attr-defined]
-FIELDS = ("trade_id", "order_id", "isin", "side", "dealer", "qty", "clean_price", "accrued_per_100", "consideration",
-          "fees", "trade_date", "settlement_date", "settlement_state", "executed_at")
+FIELDS = (
+    "trade_id",
+    "order_id",
+    "isin",
+    "side",
+    "dealer",
+    "qty",
+    "clean_price",
+    "accrued_per_100",
+    "consideration",
+    "fees",
+    "trade_date",
+    "settlement_date",
+    "settlement_state",
+    "executed_at",
+)
 
 
 class TradesProjector:
@@ -59,14 +73,28 @@ class TradesProjector:
     def process(self, events: Sequence[Positioned], upto: int) -> None:
         with self.db.transaction() as cur:
             for item in events:
-                e = item.event
+                e: Any = item.event
                 cur.execute(
                     "INSERT INTO trades_view (trade_id, order_id, user_id, isin, side, dealer, qty, clean_price,"
                     " accrued_per_100, consideration, fees, trade_date, settlement_date, executed_at, position)"
                     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (e.originator_id, e.order_id, e.user_id, e.isin, e.side, e.dealer, e.qty, e.clean_price,
-                     e.accrued_per_100, e.consideration, e.fees, e.trade_date, e.settlement_date, e.timestamp,
-                     item.position),
+                    (
+                        e.originator_id,
+                        e.order_id,
+                        e.user_id,
+                        e.isin,
+                        e.side,
+                        e.dealer,
+                        e.qty,
+                        e.clean_price,
+                        e.accrued_per_100,
+                        e.consideration,
+                        e.fees,
+                        e.trade_date,
+                        e.settlement_date,
+                        e.timestamp,
+                        item.position,
+                    ),
                 )
             positions.record_position(cur, self.name, upto)
 
@@ -87,7 +115,9 @@ def list_trades(
         last_time, last_id = decode_cursor(cursor, sort)
         where.append(sql.SQL("(executed_at, trade_id) < (%s::timestamptz, %s::uuid)"))
         params.extend([last_time, last_id])
-    query = sql.SQL("SELECT {cols} FROM trades_view {where} ORDER BY executed_at DESC, trade_id DESC LIMIT %s").format(
+    query = sql.SQL(
+        "SELECT {cols} FROM trades_view {where} ORDER BY executed_at DESC, trade_id DESC LIMIT %s"
+    ).format(
         cols=sql.SQL(", ".join(FIELDS)),
         where=sql.SQL("WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""),
     )

@@ -3,11 +3,14 @@ ClickHouse database per test, and the app built by the real composition root."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -18,8 +21,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from bondflow.api.app import create_app
 from bondflow.auth.principal import Role
 from bondflow.bootstrap import bootstrap
+from bondflow.clock import ManualClock
 from bondflow.container import Container
+from bondflow.domain.escrow import PaymentMethod
+from bondflow.seed import DEMO_BONDS, SEED_ACTOR
 from bondflow.settings import Settings
+from commands.context import CommandContext
+from commands.instruments import InstrumentAlreadyListed, ListInstrument
 
 pytest_plugins = ["tests.support.kafka_broker"]
 
@@ -82,10 +90,30 @@ def settings(database_url: str, chdb_dsn: str, tmp_path: Path) -> Settings:
     )
 
 
+TRADING_DAY = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)  # a Wednesday, 10:30 in India: the market is open
+TEST_BONDS = ("INE123A07043", "IN0020240019")  # from the demo seed: an AA+ annual SEBI bond and a G-sec
+
+
 @pytest.fixture
-def container(settings: Settings) -> Iterator[Container]:
-    built = bootstrap(settings)
-    built.start_followers()
+def clock() -> ManualClock:
+    return ManualClock(TRADING_DAY, tick=timedelta(milliseconds=1))
+
+
+def list_test_bonds(container: Container, isins: tuple[str, ...] = TEST_BONDS) -> None:
+    ctx = CommandContext(SEED_ACTOR, "test-seed")
+    for bond in DEMO_BONDS:
+        if bond["isin"] in isins:
+            with contextlib.suppress(InstrumentAlreadyListed):
+                container.instruments.list_instrument(ListInstrument.from_body(dict(bond)), ctx)
+
+
+@pytest.fixture
+def container(settings: Settings, clock: ManualClock) -> Iterator[Container]:
+    """The real composition root on a trading day, with two bonds listed and every follower running except
+    the execution worker (tests that trade start it: `container.start_followers(["execution"])`)."""
+    built = bootstrap(settings, clock=clock)
+    list_test_bonds(built)
+    built.start_followers([name for name in built.followers if name != "execution"])
     yield built
     built.close()
     built.clickhouse.command("DROP DATABASE IF EXISTS {db}")
@@ -97,9 +125,51 @@ def client(container: Container) -> Iterator[TestClient]:
         yield test_client
 
 
-def bearer(container: Container, role: Role = Role.INVESTOR, sub: str | None = None) -> dict[str, str]:
-    token = container.tokens.mint(sub or f"user-{uuid.uuid4().hex[:8]}", role)
+VERIFIED_CLAIMS = {
+    "kyc_status": "verified",
+    "kyc_tier": "full",
+    "residency": "IN",
+    "investor_category": "retail",
+}
+
+
+def bearer(
+    container: Container,
+    role: Role = Role.INVESTOR,
+    sub: str | None = None,
+    *,
+    funds: Decimal | None = Decimal(1_000_000),
+) -> dict[str, str]:
+    """A token; an investor's carries verified-KYC claims (used for subjects without an account) and, unless
+    `funds` is None, an escrow funded with `funds` INR the first time the subject is seen."""
+    subject = sub or f"user-{uuid.uuid4().hex[:8]}"
+    claims = VERIFIED_CLAIMS if role is Role.INVESTOR else None
+    if role is Role.INVESTOR and funds is not None:
+        fund(container, subject, funds)
+    token = container.tokens.mint(subject, role, claims)
     return {"Authorization": f"Bearer {token}"}
+
+
+def fund(container: Container, user_id: str, amount: Decimal) -> None:
+    """Deposit `amount` into the investor's escrow as the payments provider would confirm it."""
+    escrow = container.payments.escrow
+    account = escrow.load(user_id, actor_id="test", request_id="test-fund")
+    if account.available > 0:
+        return
+    payment_id = f"test-funding-{user_id}"
+    method = PaymentMethod.RTGS if amount >= 200_000 else PaymentMethod.NEFT
+    account.initiate_deposit(
+        payment_id, amount, method, request_fingerprint="test", actor_id="test", request_id="test-fund"
+    )
+    account.confirm_payment(
+        payment_id,
+        "TESTREF",
+        account.payment(payment_id).amount,
+        f"evt-{payment_id}",
+        actor_id="test",
+        request_id="test-fund",
+    )
+    container.store.save(account)
 
 
 @pytest.fixture

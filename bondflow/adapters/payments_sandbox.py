@@ -61,7 +61,9 @@ class Faults:
 
 
 class SandboxPaymentProvider:
-    def __init__(self, sender: SignedWebhookSender, *, delay_seconds: float = 0.3, faults: Faults | None = None) -> None:
+    def __init__(
+        self, sender: SignedWebhookSender, *, delay_seconds: float = 0.3, faults: Faults | None = None
+    ) -> None:
         self.sender = sender
         self.delay_seconds = delay_seconds
         self.faults = faults or Faults()
@@ -80,7 +82,9 @@ class SandboxPaymentProvider:
             if self.faults.take("timeout_next"):
                 raise PaymentProviderUnavailable("sandbox payments provider: injected timeout")
             if self.faults.take("fail_next"):
-                raise PaymentInitiationFailed("sandbox payments provider: injected refusal", {"payment_id": payment_id})
+                raise PaymentInitiationFailed(
+                    "sandbox payments provider: injected refusal", {"payment_id": payment_id}
+                )
             digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
             reference = f"SBX{method}{digest[:16].upper()}"
             failed = amount % 1 == FAILING_PAISE or self.faults.rng.random() < self.faults.fail_rate

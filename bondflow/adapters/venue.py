@@ -37,7 +37,13 @@ class Venue(Protocol):
     dealers: tuple[str, ...]
 
     def request_quotes(
-        self, rfq_id: str, isin: str, side: str, qty: Decimal, reference_clean_price: Decimal, dealers: list[str]
+        self,
+        rfq_id: str,
+        isin: str,
+        side: str,
+        qty: Decimal,
+        reference_clean_price: Decimal,
+        dealers: list[str],
     ) -> list[Quote]: ...
 
     def execute(self, quote: Quote, qty: Decimal) -> Fill: ...
@@ -76,7 +82,13 @@ class SandboxVenue:
         return random.Random(int.from_bytes(digest[:8], "big"))  # noqa: S311 - a sandbox, not cryptography
 
     def request_quotes(
-        self, rfq_id: str, isin: str, side: str, qty: Decimal, reference_clean_price: Decimal, dealers: list[str]
+        self,
+        rfq_id: str,
+        isin: str,
+        side: str,
+        qty: Decimal,
+        reference_clean_price: Decimal,
+        dealers: list[str],
     ) -> list[Quote]:
         with self._lock:
             if self.fail_next > 0:

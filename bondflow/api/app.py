@@ -10,9 +10,11 @@ from bondflow.api.middleware import install_middleware
 from bondflow.api.ops_routes import router as ops_router
 from bondflow.container import Container
 from commands.instrument_routes import router as instrument_command_router
+from commands.payment_routes import router as payment_command_router
 from commands.routes import router as command_router
 from commands.user_routes import router as investor_command_router
 from projections.instrument_routes import router as instrument_query_router
+from projections.payment_routes import router as payment_query_router
 from projections.regulator_routes import router as regulator_router
 from projections.routes import router as query_router
 from projections.user_routes import router as investor_query_router
@@ -38,4 +40,6 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(instrument_query_router)
     app.include_router(investor_command_router)
     app.include_router(investor_query_router)
+    app.include_router(payment_command_router)
+    app.include_router(payment_query_router)
     return app

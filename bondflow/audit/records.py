@@ -15,7 +15,9 @@ ENVELOPE_ATTRIBUTES = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "actor_id", "request_id"}
 )
 # Stored but never published: sealed personal data and the keyed hashes used to look it up.
-NEVER_PUBLISHED = frozenset({"email_hash", "email_sealed", "phone_sealed", "password_hash_sealed", "pan_hash"})
+NEVER_PUBLISHED = frozenset(
+    {"email_hash", "email_sealed", "phone_sealed", "password_hash_sealed", "pan_hash"}
+)
 
 TOPICS: dict[str, str] = {
     "bondflow.domain.orders:Order.OrderPlaced": "order.placed.v1",
@@ -32,6 +34,18 @@ TOPICS: dict[str, str] = {
     "bondflow.domain.portfolio:Portfolio.BuyReleased": "portfolio.buy_released.v1",
     "bondflow.domain.portfolio:Portfolio.UnitsReserved": "portfolio.units_reserved.v1",
     "bondflow.domain.portfolio:Portfolio.UnitsReleased": "portfolio.units_released.v1",
+    # Payment events share two topics (the brief's §5); `event_type` in the record tells them apart.
+    "bondflow.domain.escrow:EscrowAccount.Opened": "escrow.opened.v1",
+    "bondflow.domain.escrow:EscrowAccount.DepositInitiated": "payment.instruction.v1",
+    "bondflow.domain.escrow:EscrowAccount.WithdrawalRequested": "payment.instruction.v1",
+    "bondflow.domain.escrow:EscrowAccount.PaymentConfirmed": "payment.status.v1",
+    "bondflow.domain.escrow:EscrowAccount.PaymentFailed": "payment.status.v1",
+    "bondflow.domain.escrow:EscrowAccount.WithdrawalPaid": "payment.status.v1",
+    "bondflow.domain.escrow:EscrowAccount.WithdrawalFailed": "payment.status.v1",
+    "bondflow.domain.escrow:EscrowAccount.FundsReserved": "escrow.funds_reserved.v1",
+    "bondflow.domain.escrow:EscrowAccount.FundsReleased": "escrow.funds_released.v1",
+    "bondflow.domain.escrow:EscrowAccount.FundsDebited": "escrow.funds_debited.v1",
+    "bondflow.domain.escrow:EscrowAccount.FundsCredited": "escrow.funds_credited.v1",
     "bondflow.domain.users:User.Registered": "user.created.v1",
     "bondflow.domain.users:User.Activated": "user.activated.v1",
     "bondflow.domain.users:User.Suspended": "user.suspended.v1",

@@ -49,7 +49,9 @@ class PaymentMethod(StrEnum):
     @classmethod
     def parse(cls, raw: object, field: str = "method") -> PaymentMethod:
         if raw not in ("UPI", "RTGS", "NEFT"):
-            raise InvalidRequest(f"{field}: must be UPI, RTGS or NEFT", {"fields": {field: "UPI, RTGS or NEFT"}})
+            raise InvalidRequest(
+                f"{field}: must be UPI, RTGS or NEFT", {"fields": {field: "UPI, RTGS or NEFT"}}
+            )
         return cls(str(raw))
 
 
@@ -84,7 +86,9 @@ def escrow_id(user_id: str) -> UUID:
 def payment_id_for(user_id: str, kind: PaymentKind, idempotency_key: str) -> str:
     """Derived from (user, kind, key): a retried request lands on the same payment."""
     prefix = "pay" if kind is PaymentKind.DEPOSIT else "wdr"
-    return f"{prefix}_{escrow_id(user_id).hex}_{derived_id('payment', kind.value, user_id, idempotency_key).hex}"
+    return (
+        f"{prefix}_{escrow_id(user_id).hex}_{derived_id('payment', kind.value, user_id, idempotency_key).hex}"
+    )
 
 
 def escrow_id_of_payment(payment_id: str) -> UUID | None:
@@ -96,11 +100,17 @@ def paise(amount: Decimal | int, field: str = "amount") -> Decimal:
     """A positive amount of rupees with at most two places, quantized to paise."""
     value = Decimal(amount) if isinstance(amount, int) and not isinstance(amount, bool) else amount
     if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
-        raise InvalidRequest(f"{field}: must be greater than 0", {"fields": {field: "must be greater than 0"}})
+        raise InvalidRequest(
+            f"{field}: must be greater than 0", {"fields": {field: "must be greater than 0"}}
+        )
     if value > MAX_PAYMENT:
-        raise InvalidRequest(f"{field}: must not exceed {MAX_PAYMENT}", {"fields": {field: f"at most {MAX_PAYMENT}"}})
+        raise InvalidRequest(
+            f"{field}: must not exceed {MAX_PAYMENT}", {"fields": {field: f"at most {MAX_PAYMENT}"}}
+        )
     if value.quantize(PAISE) != value:
-        raise InvalidRequest(f"{field}: at most 2 decimal places (paise)", {"fields": {field: "at most 2 places"}})
+        raise InvalidRequest(
+            f"{field}: at most 2 decimal places (paise)", {"fields": {field: "at most 2 places"}}
+        )
     return value.quantize(PAISE)
 
 
@@ -108,7 +118,9 @@ def payment_amount(amount: Decimal, method: PaymentMethod) -> Decimal:
     """`paise(amount)` within the method's limits (see the module docstring)."""
     value = paise(amount)
     if method is PaymentMethod.UPI and value > UPI_MAX:
-        raise InvalidRequest(f"amount: UPI allows at most {UPI_MAX}", {"fields": {"amount": f"UPI: at most {UPI_MAX}"}})
+        raise InvalidRequest(
+            f"amount: UPI allows at most {UPI_MAX}", {"fields": {"amount": f"UPI: at most {UPI_MAX}"}}
+        )
     if method is PaymentMethod.RTGS and value < RTGS_MIN:
         raise InvalidRequest(
             f"amount: RTGS needs at least {RTGS_MIN}", {"fields": {"amount": f"RTGS: at least {RTGS_MIN}"}}
@@ -120,7 +132,7 @@ class EscrowAccount(Aggregate):
     """An investor's escrow cash. Every event records who acted and for which request."""
 
     @event("Opened")
-    def __init__(self, *, id: UUID, user_id: str, actor_id: str, request_id: str) -> None:  # noqa: A002
+    def __init__(self, *, id: UUID, user_id: str, actor_id: str, request_id: str) -> None:
         self.user_id = user_id
         self.available = ZERO
         self.pending_withdrawal = ZERO
@@ -173,17 +185,28 @@ class EscrowAccount(Aggregate):
 
     @event("DepositInitiated")
     def _deposit_initiated(
-        self, *, payment_id: str, amount: Decimal, method: str, request_fingerprint: str, actor_id: str,
+        self,
+        *,
+        payment_id: str,
+        amount: Decimal,
+        method: str,
+        request_fingerprint: str,
+        actor_id: str,
         request_id: str,
     ) -> None:
         self.payments[payment_id] = Payment(
-            payment_id, PaymentKind.DEPOSIT, PaymentMethod(method), amount, request_fingerprint, self.version + 1
+            payment_id,
+            PaymentKind.DEPOSIT,
+            PaymentMethod(method),
+            amount,
+            request_fingerprint,
+            self.version + 1,
         )
 
     def confirm_payment(
         self,
         payment_id: str,
-        reference: str,
+        reference: str | None,
         amount: Decimal,
         provider_event_id: str,
         *,
@@ -200,12 +223,23 @@ class EscrowAccount(Aggregate):
         if amount != payment.amount:
             reason = f"{AMOUNT_MISMATCH}: provider reported {amount}, initiated {payment.amount}"
             return self.fail_payment(
-                payment_id, reference, amount, provider_event_id, reason, actor_id=actor_id, request_id=request_id
+                payment_id,
+                reference,
+                amount,
+                provider_event_id,
+                reason,
+                actor_id=actor_id,
+                request_id=request_id,
             )
         record = self._payment_confirmed if payment.kind is PaymentKind.DEPOSIT else self._withdrawal_paid
         record(
-            payment_id=payment_id, reference=reference, amount=payment.amount, provider_event_id=provider_event_id,
-            reason=None, actor_id=actor_id, request_id=request_id,
+            payment_id=payment_id,
+            reference=reference,
+            amount=payment.amount,
+            provider_event_id=provider_event_id,
+            reason=None,
+            actor_id=actor_id,
+            request_id=request_id,
         )
         return True
 
@@ -227,27 +261,48 @@ class EscrowAccount(Aggregate):
             return False
         record = self._payment_failed if payment.kind is PaymentKind.DEPOSIT else self._withdrawal_failed
         record(
-            payment_id=payment_id, reference=reference, amount=amount, provider_event_id=provider_event_id,
-            reason=reason, actor_id=actor_id, request_id=request_id,
+            payment_id=payment_id,
+            reference=reference,
+            amount=amount,
+            provider_event_id=provider_event_id,
+            reason=reason,
+            actor_id=actor_id,
+            request_id=request_id,
         )
         return True
 
     @event("PaymentConfirmed")
     def _payment_confirmed(
-        self, *, payment_id: str, reference: str | None, amount: Decimal | None, provider_event_id: str | None,
-        reason: str | None, actor_id: str, request_id: str,
+        self,
+        *,
+        payment_id: str,
+        reference: str | None,
+        amount: Decimal | None,
+        provider_event_id: str | None,
+        reason: str | None,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         payment = self._settle(payment_id, PaymentStatus.CONFIRMED, reference, reason)
         self.available += payment.amount
 
     @event("PaymentFailed")
     def _payment_failed(
-        self, *, payment_id: str, reference: str | None, amount: Decimal | None, provider_event_id: str | None,
-        reason: str | None, actor_id: str, request_id: str,
+        self,
+        *,
+        payment_id: str,
+        reference: str | None,
+        amount: Decimal | None,
+        provider_event_id: str | None,
+        reason: str | None,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         self._settle(payment_id, PaymentStatus.FAILED, reference, reason)
 
-    def _settle(self, payment_id: str, status: PaymentStatus, reference: str | None, reason: str | None) -> Payment:
+    def _settle(
+        self, payment_id: str, status: PaymentStatus, reference: str | None, reason: str | None
+    ) -> Payment:
         payment = self.payments[payment_id]
         payment.status = status
         payment.reference = reference
@@ -287,7 +342,9 @@ class EscrowAccount(Aggregate):
         self._take_reservation(reference, amount)
         self.available += amount
 
-    def debit(self, reference: str, amount: Decimal, trade_id: str, *, actor_id: str, request_id: str) -> bool:
+    def debit(
+        self, reference: str, amount: Decimal, trade_id: str, *, actor_id: str, request_id: str
+    ) -> bool:
         """Settlement takes `amount` out of `reference`'s reservation, never more than it holds.
         Idempotent per (reference, trade_id): a second debit for the same trade records nothing (False)."""
         value = paise(amount)
@@ -299,8 +356,9 @@ class EscrowAccount(Aggregate):
                 "the reservation holds less than the amount to debit",
                 {"reference": reference, "reserved": str(held), "required": str(value)},
             )
-        self._funds_debited(reference=reference, amount=value, trade_id=trade_id, actor_id=actor_id,
-                            request_id=request_id)
+        self._funds_debited(
+            reference=reference, amount=value, trade_id=trade_id, actor_id=actor_id, request_id=request_id
+        )
         return True
 
     @event("FundsDebited")
@@ -323,12 +381,15 @@ class EscrowAccount(Aggregate):
         value = paise(amount)
         if reference in self.credited:
             return False
-        self._funds_credited(reference=reference, amount=value, reason=reason, actor_id=actor_id,
-                             request_id=request_id)
+        self._funds_credited(
+            reference=reference, amount=value, reason=reason, actor_id=actor_id, request_id=request_id
+        )
         return True
 
     @event("FundsCredited")
-    def _funds_credited(self, *, reference: str, amount: Decimal, reason: str, actor_id: str, request_id: str) -> None:
+    def _funds_credited(
+        self, *, reference: str, amount: Decimal, reason: str, actor_id: str, request_id: str
+    ) -> None:
         self.available += amount
         self.credited.add(reference)
 
@@ -355,34 +416,63 @@ class EscrowAccount(Aggregate):
                 {"available": str(self.available), "required": str(value)},
             )
         self._withdrawal_requested(
-            payment_id=withdrawal_id, amount=value, method=method.value, request_fingerprint=request_fingerprint,
-            actor_id=actor_id, request_id=request_id,
+            payment_id=withdrawal_id,
+            amount=value,
+            method=method.value,
+            request_fingerprint=request_fingerprint,
+            actor_id=actor_id,
+            request_id=request_id,
         )
         return True
 
     @event("WithdrawalRequested")
     def _withdrawal_requested(
-        self, *, payment_id: str, amount: Decimal, method: str, request_fingerprint: str, actor_id: str,
+        self,
+        *,
+        payment_id: str,
+        amount: Decimal,
+        method: str,
+        request_fingerprint: str,
+        actor_id: str,
         request_id: str,
     ) -> None:
         self.payments[payment_id] = Payment(
-            payment_id, PaymentKind.WITHDRAWAL, PaymentMethod(method), amount, request_fingerprint, self.version + 1
+            payment_id,
+            PaymentKind.WITHDRAWAL,
+            PaymentMethod(method),
+            amount,
+            request_fingerprint,
+            self.version + 1,
         )
         self.available -= amount
         self.pending_withdrawal += amount
 
     @event("WithdrawalPaid")
     def _withdrawal_paid(
-        self, *, payment_id: str, reference: str | None, amount: Decimal | None, provider_event_id: str | None,
-        reason: str | None, actor_id: str, request_id: str,
+        self,
+        *,
+        payment_id: str,
+        reference: str | None,
+        amount: Decimal | None,
+        provider_event_id: str | None,
+        reason: str | None,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         payment = self._settle(payment_id, PaymentStatus.CONFIRMED, reference, reason)
         self.pending_withdrawal -= payment.amount
 
     @event("WithdrawalFailed")
     def _withdrawal_failed(
-        self, *, payment_id: str, reference: str | None, amount: Decimal | None, provider_event_id: str | None,
-        reason: str | None, actor_id: str, request_id: str,
+        self,
+        *,
+        payment_id: str,
+        reference: str | None,
+        amount: Decimal | None,
+        provider_event_id: str | None,
+        reason: str | None,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         payment = self._settle(payment_id, PaymentStatus.FAILED, reference, reason)
         self.pending_withdrawal -= payment.amount

@@ -74,7 +74,12 @@ class Order(Aggregate):
         return self.qty - self.filled_qty - self.cancelled_qty
 
     def accept(
-        self, *, price_cap: Decimal | None = None, reserved: Decimal | None = None, actor_id: str, request_id: str
+        self,
+        *,
+        price_cap: Decimal | None = None,
+        reserved: Decimal | None = None,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         """Every pre-trade check passed: `price_cap` is the worst clean price it may trade at and `reserved`
         the escrow held for a BUY (maximum consideration with fees)."""
@@ -82,7 +87,12 @@ class Order(Aggregate):
 
     @event("OrderAccepted")
     def _accepted(
-        self, *, price_cap: Decimal | None = None, reserved: Decimal | None = None, actor_id: str, request_id: str
+        self,
+        *,
+        price_cap: Decimal | None = None,
+        reserved: Decimal | None = None,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         self.status = OrderStatus.PENDING
         self.price_cap = price_cap
@@ -111,40 +121,86 @@ class Order(Aggregate):
         """Accepted, and the RFQ has not yet filled or cancelled every unit."""
         return self.status is OrderStatus.PENDING and self.filled_qty + self.cancelled_qty < self.qty
 
-    def route(self, *, rfq_id: str, dealers: list[str], price_cap: Decimal, actor_id: str, request_id: str) -> None:
+    def route(
+        self, *, rfq_id: str, dealers: list[str], price_cap: Decimal, actor_id: str, request_id: str
+    ) -> None:
         """Send the order to dealers as an RFQ; from here on the investor can no longer cancel it."""
         if not self.executable:
-            raise OrderNotCancellable(f"order is {self.status} and cannot be routed", {"order_id": str(self.id)})
+            raise OrderNotCancellable(
+                f"order is {self.status} and cannot be routed", {"order_id": str(self.id)}
+            )
         self._routed(
-            rfq_id=rfq_id, isin=self.isin, side=self.side, qty=self.qty, dealers=dealers, price_cap=price_cap,
-            actor_id=actor_id, request_id=request_id,
+            rfq_id=rfq_id,
+            isin=self.isin,
+            side=self.side,
+            qty=self.qty,
+            dealers=dealers,
+            price_cap=price_cap,
+            actor_id=actor_id,
+            request_id=request_id,
         )
 
     @event("OrderRouted")
     def _routed(
-        self, *, rfq_id: str, isin: str, side: str, qty: Decimal, dealers: list[str], price_cap: Decimal,
-        actor_id: str, request_id: str,
+        self,
+        *,
+        rfq_id: str,
+        isin: str,
+        side: str,
+        qty: Decimal,
+        dealers: list[str],
+        price_cap: Decimal,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         self.routed = True
 
     def record_fill(
-        self, *, trade_id: str, dealer: str, qty: Decimal, clean_price: Decimal, actor_id: str, request_id: str
+        self,
+        *,
+        trade_id: str,
+        dealer: str,
+        qty: Decimal,
+        clean_price: Decimal,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         if qty <= 0 or qty > self.remaining_qty:
             raise ValueError(f"fill of {qty} does not fit the order's remaining {self.remaining_qty}")
         complete = qty == self.remaining_qty
         record = self._filled if complete else self._partially_filled
-        record(trade_id=trade_id, dealer=dealer, qty=qty, clean_price=clean_price, actor_id=actor_id, request_id=request_id)
+        record(
+            trade_id=trade_id,
+            dealer=dealer,
+            qty=qty,
+            clean_price=clean_price,
+            actor_id=actor_id,
+            request_id=request_id,
+        )
 
     @event("OrderPartiallyFilled")
     def _partially_filled(
-        self, *, trade_id: str, dealer: str, qty: Decimal, clean_price: Decimal, actor_id: str, request_id: str
+        self,
+        *,
+        trade_id: str,
+        dealer: str,
+        qty: Decimal,
+        clean_price: Decimal,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         self._add_fill(trade_id, dealer, qty, clean_price)
 
     @event("OrderFilled")
     def _filled(
-        self, *, trade_id: str, dealer: str, qty: Decimal, clean_price: Decimal, actor_id: str, request_id: str
+        self,
+        *,
+        trade_id: str,
+        dealer: str,
+        qty: Decimal,
+        clean_price: Decimal,
+        actor_id: str,
+        request_id: str,
     ) -> None:
         self._add_fill(trade_id, dealer, qty, clean_price)
 

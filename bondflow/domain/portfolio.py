@@ -48,7 +48,7 @@ class Position:
 
 class Portfolio(Aggregate):
     @event("Opened")
-    def __init__(self, *, id: UUID, user_id: str) -> None:  # noqa: A002
+    def __init__(self, *, id: UUID, user_id: str) -> None:
         self.user_id = user_id
         self.positions: dict[str, Position] = {}
 
@@ -64,18 +64,41 @@ class Portfolio(Aggregate):
         return ZERO if position is None else position.free_units
 
     def commit_buy(
-        self, *, order_id: str, isin: str, qty: Decimal, issuer: str, rating_bucket: str, duration_bucket: str,
+        self,
+        *,
+        order_id: str,
+        isin: str,
+        qty: Decimal,
+        issuer: str,
+        rating_bucket: str,
+        duration_bucket: str,
         face_value: Decimal,
     ) -> None:
-        self._buy_committed(order_id=order_id, isin=isin, qty=qty, issuer=issuer, rating_bucket=rating_bucket,
-                            duration_bucket=duration_bucket, face_value=face_value)
+        self._buy_committed(
+            order_id=order_id,
+            isin=isin,
+            qty=qty,
+            issuer=issuer,
+            rating_bucket=rating_bucket,
+            duration_bucket=duration_bucket,
+            face_value=face_value,
+        )
 
     @event("BuyCommitted")
     def _buy_committed(
-        self, *, order_id: str, isin: str, qty: Decimal, issuer: str, rating_bucket: str, duration_bucket: str,
+        self,
+        *,
+        order_id: str,
+        isin: str,
+        qty: Decimal,
+        issuer: str,
+        rating_bucket: str,
+        duration_bucket: str,
         face_value: Decimal,
     ) -> None:
-        position = self.positions.setdefault(isin, Position(isin, issuer, rating_bucket, duration_bucket, face_value))
+        position = self.positions.setdefault(
+            isin, Position(isin, issuer, rating_bucket, duration_bucket, face_value)
+        )
         position.pending_buy += qty
         position.pending_by_order[order_id] = position.pending_by_order.get(order_id, ZERO) + qty
 

@@ -60,12 +60,20 @@ class Limits:
     per_issuer: Decimal = Decimal("5000000")
     per_rating_bucket: dict[str, Decimal] = field(
         default_factory=lambda: {
-            "SOV": Decimal("10000000"), "AAA": Decimal("10000000"), "AA": Decimal("5000000"),
-            "A": Decimal("2000000"), "BBB": Decimal("1000000"), "SUB_IG": Decimal("0"),
+            "SOV": Decimal("10000000"),
+            "AAA": Decimal("10000000"),
+            "AA": Decimal("5000000"),
+            "A": Decimal("2000000"),
+            "BBB": Decimal("1000000"),
+            "SUB_IG": Decimal("0"),
         }
     )
     per_duration_bucket: dict[str, Decimal] = field(
-        default_factory=lambda: {"0-3y": Decimal("10000000"), "3-7y": Decimal("5000000"), "7y+": Decimal("2500000")}
+        default_factory=lambda: {
+            "0-3y": Decimal("10000000"),
+            "3-7y": Decimal("5000000"),
+            "7y+": Decimal("2500000"),
+        }
     )
 
 
@@ -88,7 +96,9 @@ def band(instrument: InstrumentFacts) -> tuple[Decimal, Decimal]:
     return instrument.reference_clean_price - width, instrument.reference_clean_price + width
 
 
-def consideration(qty: Decimal, face_value: Decimal, clean_price: Decimal, accrued_per_100: Decimal, fee_bps: Decimal) -> Decimal:
+def consideration(
+    qty: Decimal, face_value: Decimal, clean_price: Decimal, accrued_per_100: Decimal, fee_bps: Decimal
+) -> Decimal:
     """qty × face × (clean + accrued) / 100 + fees, rounded up to the paisa (a reservation never falls short)."""
     gross = qty * face_value * (clean_price + accrued_per_100) / HUNDRED
     fees = gross * fee_bps / Decimal(10000)
@@ -140,21 +150,31 @@ def _check_investor(investor: InvestorAttributes, instrument: InstrumentFacts) -
 def _check_tradable(order: OrderFacts, instrument: InstrumentFacts, market: MarketFacts) -> None:
     isin = instrument.isin
     if market.allowlist is not None and isin not in market.allowlist:
-        raise NotTradable("instrument is not on the platform's trading allowlist", {"isin": isin, "rule": "allowlist"})
+        raise NotTradable(
+            "instrument is not on the platform's trading allowlist", {"isin": isin, "rule": "allowlist"}
+        )
     if instrument.suspended:
         raise NotTradable("instrument is suspended", {"isin": isin, "rule": "suspended"})
     if market.today >= instrument.maturity_date:
         raise NotTradable("instrument has matured", {"isin": isin, "rule": "matured"})
     if not market.is_business_day:
-        raise NotTradable("the market is closed today (holiday or weekend)", {"date": str(market.today), "rule": "holiday"})
+        raise NotTradable(
+            "the market is closed today (holiday or weekend)", {"date": str(market.today), "rule": "holiday"}
+        )
     coupon = instrument.next_coupon_payment
     if coupon is not None and coupon - timedelta(days=instrument.record_date_days) <= market.today < coupon:
         raise NotTradable(
-            "inside the record-date window before a coupon", {"isin": isin, "rule": "record_date", "coupon_date": str(coupon)}
+            "inside the record-date window before a coupon",
+            {"isin": isin, "rule": "record_date", "coupon_date": str(coupon)},
         )
-    if order.side == "SELL" and instrument.lockup_until is not None and market.today < instrument.lockup_until:
+    if (
+        order.side == "SELL"
+        and instrument.lockup_until is not None
+        and market.today < instrument.lockup_until
+    ):
         raise NotTradable(
-            "units cannot be sold before the lock-up ends", {"isin": isin, "rule": "lockup", "until": str(instrument.lockup_until)}
+            "units cannot be sold before the lock-up ends",
+            {"isin": isin, "rule": "lockup", "until": str(instrument.lockup_until)},
         )
 
 
@@ -165,28 +185,44 @@ def _check_band(order: OrderFacts, instrument: InstrumentFacts) -> Decimal:
     if not low <= order.limit_clean_price <= high:
         raise PriceOutsideBand(
             "limit price is outside the band around the reference price",
-            {"limit_clean_price": str(order.limit_clean_price), "band_low": str(low.quantize(Decimal("0.0001"))),
-             "band_high": str(high.quantize(Decimal("0.0001"))), "reference_clean_price": str(instrument.reference_clean_price)},
+            {
+                "limit_clean_price": str(order.limit_clean_price),
+                "band_low": str(low.quantize(Decimal("0.0001"))),
+                "band_high": str(high.quantize(Decimal("0.0001"))),
+                "reference_clean_price": str(instrument.reference_clean_price),
+            },
         )
     return order.limit_clean_price
 
 
-def _check_limits(order: OrderFacts, instrument: InstrumentFacts, limits: Limits, exposure: list[Position]) -> None:
+def _check_limits(
+    order: OrderFacts, instrument: InstrumentFacts, limits: Limits, exposure: list[Position]
+) -> None:
     added = order.qty * instrument.face_value
     checks = (
         ("per_user", limits.per_user, lambda p: True),
         ("per_issuer", limits.per_issuer, lambda p: p.issuer == instrument.issuer),
-        (f"per_rating_bucket:{instrument.rating_bucket}", limits.per_rating_bucket.get(instrument.rating_bucket, Decimal(0)),
-         lambda p: p.rating_bucket == instrument.rating_bucket),
-        (f"per_duration_bucket:{instrument.duration_bucket}",
-         limits.per_duration_bucket.get(instrument.duration_bucket, Decimal(0)),
-         lambda p: p.duration_bucket == instrument.duration_bucket),
+        (
+            f"per_rating_bucket:{instrument.rating_bucket}",
+            limits.per_rating_bucket.get(instrument.rating_bucket, Decimal(0)),
+            lambda p: p.rating_bucket == instrument.rating_bucket,
+        ),
+        (
+            f"per_duration_bucket:{instrument.duration_bucket}",
+            limits.per_duration_bucket.get(instrument.duration_bucket, Decimal(0)),
+            lambda p: p.duration_bucket == instrument.duration_bucket,
+        ),
     )
     for name, cap, counts in checks:
         current = sum((p.exposure_units * p.face_value for p in exposure if counts(p)), Decimal(0))
         if current + added > cap:
             raise LimitBreached(
                 f"the {name} limit would be breached",
-                {"limit": name, "cap": str(cap), "current": str(current), "order": str(added),
-                 "headroom": str(max(cap - current, Decimal(0)))},
+                {
+                    "limit": name,
+                    "cap": str(cap),
+                    "current": str(current),
+                    "order": str(added),
+                    "headroom": str(max(cap - current, Decimal(0))),
+                },
             )

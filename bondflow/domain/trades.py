@@ -24,7 +24,7 @@ class Trade(Aggregate):
     def __init__(
         self,
         *,
-        id: UUID,  # noqa: A002
+        id: UUID,
         order_id: str,
         user_id: str,
         isin: str,

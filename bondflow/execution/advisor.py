@@ -33,7 +33,12 @@ class Advice:
 
 class ExecutionAdvisor(Protocol):
     def advise(
-        self, isin: str, side: str, dealers: tuple[str, ...], reference_clean_price: Decimal, band_pct: Decimal
+        self,
+        isin: str,
+        side: str,
+        dealers: tuple[str, ...],
+        reference_clean_price: Decimal,
+        band_pct: Decimal,
     ) -> Advice: ...
 
 
@@ -44,7 +49,12 @@ class RecordBasedAdvisor:
         self.records = records
 
     def advise(
-        self, isin: str, side: str, dealers: tuple[str, ...], reference_clean_price: Decimal, band_pct: Decimal
+        self,
+        isin: str,
+        side: str,
+        dealers: tuple[str, ...],
+        reference_clean_price: Decimal,
+        band_pct: Decimal,
     ) -> Advice:
         try:
             history = self.records(isin)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -28,11 +28,9 @@ from bondflow.domain.trades import Trade, trade_id_for
 from bondflow.eventstore import EventStore
 from bondflow.execution.advisor import ExecutionAdvisor
 from bondflow.followers import Positioned
+from commands.escrow import EscrowService
 from commands.market_data import MarketData
 from projections import positions
-
-if TYPE_CHECKING:
-    from commands.escrow import EscrowService
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +96,29 @@ class ExecutionWorker:
         advice = self.advisor.advise(
             order.isin, order.side, self.venue.dealers, facts.reference_clean_price, facts.price_band_pct
         )
-        cap = order.price_cap if order.price_cap is not None else (advice.band_high if order.side == "BUY" else advice.band_low)
+        cap = (
+            order.price_cap
+            if order.price_cap is not None
+            else (advice.band_high if order.side == "BUY" else advice.band_low)
+        )
         if not order.routed:
-            order.route(rfq_id=rfq_id, dealers=advice.dealers, price_cap=cap, actor_id=WORKER, request_id=rfq_id)
+            order.route(
+                rfq_id=rfq_id, dealers=advice.dealers, price_cap=cap, actor_id=WORKER, request_id=rfq_id
+            )
             self.store.save(order)  # from now on the order cannot be cancelled by the investor
 
-        quotes = self.venue.request_quotes(rfq_id, order.isin, order.side, order.qty, facts.reference_clean_price,
-                                           advice.dealers)
-        acceptable = [q for q in quotes if (q.clean_price <= cap if order.side == "BUY" else q.clean_price >= cap)]
+        quotes = self.venue.request_quotes(
+            rfq_id, order.isin, order.side, order.qty, facts.reference_clean_price, advice.dealers
+        )
+        acceptable = [
+            q for q in quotes if (q.clean_price <= cap if order.side == "BUY" else q.clean_price >= cap)
+        ]
         rank = {dealer: i for i, dealer in enumerate(advice.dealers)}
-        acceptable.sort(key=lambda q: (q.clean_price if order.side == "BUY" else -q.clean_price, rank[q.dealer]))
+        acceptable.sort(
+            key=lambda q: (q.clean_price if order.side == "BUY" else -q.clean_price, rank[q.dealer])
+        )
 
-        account = self.escrow.load(order.user_id)
+        account = self.escrow.load(order.user_id, actor_id=WORKER, request_id=rfq_id)
         portfolio: Portfolio = self._portfolio(order.user_id)
         trades: list[Trade] = []
         for quote in acceptable:
@@ -126,18 +135,38 @@ class ExecutionWorker:
         fill = self.venue.execute(quote, min(order.remaining_qty, quote.max_qty))
         if fill.qty <= 0:
             return None
-        with_fees = consideration(fill.qty, facts.face_value, fill.clean_price, facts.accrued_per_100, self.fee_bps)
+        with_fees = consideration(
+            fill.qty, facts.face_value, fill.clean_price, facts.accrued_per_100, self.fee_bps
+        )
         gross = consideration(fill.qty, facts.face_value, fill.clean_price, facts.accrued_per_100, Decimal(0))
         trade = Trade(
             id=trade_id_for(order.id, quote.quote_id),
-            order_id=str(order.id), user_id=order.user_id, isin=order.isin, side=order.side, dealer=fill.dealer,
-            quote_id=quote.quote_id, qty=fill.qty, clean_price=fill.clean_price,
-            accrued_per_100=facts.accrued_per_100, face_value=facts.face_value, consideration=with_fees,
-            fees=with_fees - gross, reference_clean_price=facts.reference_clean_price, trade_date=today,
-            settlement_date=settlement, actor_id=WORKER, request_id=quote.quote_id,
+            order_id=str(order.id),
+            user_id=order.user_id,
+            isin=order.isin,
+            side=order.side,
+            dealer=fill.dealer,
+            quote_id=quote.quote_id,
+            qty=fill.qty,
+            clean_price=fill.clean_price,
+            accrued_per_100=facts.accrued_per_100,
+            face_value=facts.face_value,
+            consideration=with_fees,
+            fees=with_fees - gross,
+            reference_clean_price=facts.reference_clean_price,
+            trade_date=today,
+            settlement_date=settlement,
+            actor_id=WORKER,
+            request_id=quote.quote_id,
         )
-        order.record_fill(trade_id=str(trade.id), dealer=fill.dealer, qty=fill.qty, clean_price=fill.clean_price,
-                          actor_id=WORKER, request_id=quote.quote_id)
+        order.record_fill(
+            trade_id=str(trade.id),
+            dealer=fill.dealer,
+            qty=fill.qty,
+            clean_price=fill.clean_price,
+            actor_id=WORKER,
+            request_id=quote.quote_id,
+        )
         return trade
 
     def _release_unused(self, order: Order, trades: list[Trade], account: Any, portfolio: Portfolio) -> None:
@@ -147,7 +176,7 @@ class ExecutionWorker:
             needed = sum((t.consideration for t in trades), Decimal(0))
             held = account.reserved_for(reference)
             if held > needed:
-                account.release(reference, held - needed)
+                account.release(reference, held - needed, actor_id=WORKER, request_id=f"rfq:{reference}")
             if order.filled_qty == 0:
                 portfolio.release_buy(order_id=reference, isin=order.isin)
             elif order.cancelled_qty > 0:

@@ -170,7 +170,9 @@ def domain_event_types() -> set[str]:
 
 def test_every_domain_event_type_is_published_to_a_topic() -> None:
     unpublished = sorted(domain_event_types() - set(TOPICS))
-    assert not unpublished, f"events without a regulator topic (add them to TOPICS and schemas/avro): {unpublished}"
+    assert not unpublished, (
+        f"events without a regulator topic (add them to TOPICS and schemas/avro): {unpublished}"
+    )
 
 
 def test_listing_events_encode_with_dates_lists_and_decimals() -> None:
@@ -180,11 +182,26 @@ def test_listing_events_encode_with_dates_lists_and_decimals() -> None:
     from bondflow.domain.instruments import Instrument
 
     instrument = Instrument(
-        id=derived_id("instrument", "IN0020240019"), isin="IN0020240019", issuer="GoI", name="GS", coupon_rate=Decimal("7.18"),
-        coupon_frequency=2, issue_date=date(2024, 7, 24), maturity_date=date(2034, 7, 24), face_value=Decimal("100"),
-        day_count="30E/360", rating="SOV", rating_bucket="SOV", eligible_investor_categories=["retail"],
-        allowed_residencies=["IN"], record_date_days=15, lockup_until=None, reference_clean_price=Decimal("101.9"),
-        price_band_pct=Decimal("5"), actor_id="a", request_id="r",
+        id=derived_id("instrument", "IN0020240019"),
+        isin="IN0020240019",
+        issuer="GoI",
+        name="GS",
+        coupon_rate=Decimal("7.18"),
+        coupon_frequency=2,
+        issue_date=date(2024, 7, 24),
+        maturity_date=date(2034, 7, 24),
+        face_value=Decimal("100"),
+        day_count="30E/360",
+        rating="SOV",
+        rating_bucket="SOV",
+        eligible_investor_categories=["retail"],
+        allowed_residencies=["IN"],
+        record_date_days=15,
+        lockup_until=None,
+        reference_clean_price=Decimal("101.9"),
+        price_band_pct=Decimal("5"),
+        actor_id="a",
+        request_id="r",
     )
     contracts = current_contracts()
     by_fingerprint = {c.fingerprint: c for c in contracts.values()}
@@ -210,4 +227,6 @@ def test_every_published_event_class_declares_exactly_its_schemas_payload_fields
         declared -= ENVELOPE_ATTRIBUTES | NEVER_PUBLISHED | {"originator_topic", "originator_id_type"}
         payload_schema = next(f for f in contracts[topic].raw["fields"] if f["name"] == "payload")
         in_schema = {f["name"] for f in payload_schema["type"]["fields"]}
-        assert declared == in_schema, f"{event_topic} → {topic}: class {sorted(declared)}, schema {sorted(in_schema)}"
+        assert declared == in_schema, (
+            f"{event_topic} → {topic}: class {sorted(declared)}, schema {sorted(in_schema)}"
+        )

@@ -7,8 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -31,6 +33,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, s
         "BONDFLOW_DATA_DIR": str(tmp_path / "var"),
         "BONDFLOW_HTTP_PORT": str(port),
         "BONDFLOW_LOG_LEVEL": "WARNING",
+        "BONDFLOW_CLOCK_START": "2026-11-25T05:00:00Z",  # a trading day, whatever day the suite runs on
     }
     env.pop("BONDFLOW_CLICKHOUSE_DSN", None)  # the server opens chDB under its own DATA_DIR
     log_path = tmp_path / "serve.log"
@@ -59,9 +62,9 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, s
             process.kill()
 
 
-def cli_token(env: dict[str, str], role: str, sub: str) -> str:
+def cli_token(env: dict[str, str], role: str, sub: str, *extra: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "bondflow.cli", "token", "--role", role, "--sub", sub],
+        [sys.executable, "-m", "bondflow.cli", "token", "--role", role, "--sub", sub, *extra],
         env=env,
         capture_output=True,
         text=True,
@@ -70,11 +73,33 @@ def cli_token(env: dict[str, str], role: str, sub: str) -> str:
     return result.stdout.strip()
 
 
-def test_the_readme_session_places_replays_and_reads_an_order(server: tuple[str, dict[str, str]]) -> None:
+def wait_for(read: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    value = read()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        value = read()
+    return value
+
+
+def test_the_readme_session_funds_places_replays_and_reads_an_order(
+    server: tuple[str, dict[str, str]],
+) -> None:
     base, env = server
-    auth = {"Authorization": f"Bearer {cli_token(env, 'investor', 'alice')}"}
-    body = {"isin": "INE123A07043", "side": "BUY", "qty": 10, "limit_clean_price": 99.75}
+    auth = {"Authorization": f"Bearer {cli_token(env, 'investor', 'alice', '--kyc-verified')}"}
+    body = {"isin": "INE123A07043", "side": "BUY", "qty": 10, "limit_clean_price": 101.5}
     with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
+        deposit = http.post(
+            "/v1/payments/deposits",
+            json={"amount": "500000", "method": "RTGS"},
+            headers={"Idempotency-Key": "deposit-001"},
+        )
+        assert deposit.status_code == 202, deposit.text
+        funded = wait_for(
+            lambda: http.get("/v1/escrow/balance").json()["data"],
+            lambda b: b is not None and b["available"] == "500000.00",
+        )
+        assert funded["available"] == "500000.00", funded  # the sandbox confirmed by signed webhook over HTTP
         placed = http.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-001"})
         assert placed.status_code == 202, placed.text
         replay = http.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-001"})
@@ -86,9 +111,18 @@ def test_the_readme_session_places_replays_and_reads_an_order(server: tuple[str,
         position = placed.json()["meta"]["position"]
         read = http.get(f"/v1/orders/{order_id}", params={"min_position": position})
         assert read.status_code == 200
-        assert read.json()["data"]["limit_clean_price"] == "99.7500"
+        assert read.json()["data"]["limit_clean_price"] == "101.5000"
+        executed = wait_for(
+            lambda: http.get(f"/v1/orders/{order_id}").json()["data"],
+            lambda o: o["remaining_qty"] == "0.000000",
+        )
+        assert executed["filled_qty"] == "10.000000", executed
+        trades = http.get("/v1/trades").json()["data"]
+        assert sum(Decimal(t["qty"]) for t in trades) == Decimal(10)
         flow = http.get("/v1/analytics/order-flow", params={"min_position": position})
         assert flow.json()["data"][0]["qty"] == "10.000000"
+        analytics = http.get("/v1/instruments/INE123A07043/analytics", params={"clean_price": "101.25"})
+        assert analytics.json()["data"]["settlement_date"] == "2026-11-26"
         jwks = http.get("/.well-known/jwks.json").json()
         assert jwks["keys"][0]["alg"] == "ES256"
 

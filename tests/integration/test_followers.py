@@ -167,18 +167,19 @@ def test_the_order_flow_endpoint_reads_clickhouse_per_isin_side_and_day(
     for i, side in enumerate(["BUY", "BUY", "SELL"]):
         body = {"isin": "INE123A07043", "side": side, "qty": str(i + 1)}
         last = client.post("/v1/orders", json=body, headers={**headers, "Idempotency-Key": f"f{i}"}).json()
-    assert last is not None
+    assert last is not None and last["error"]["code"] == "BF-ORD-007"  # a SELL without holdings is refused
     response = client.get(
         "/v1/analytics/order-flow",
-        params={"isin": "INE123A07043", "min_position": last["meta"]["position"]},
+        params={"isin": "INE123A07043", "min_position": container.store.head_position()},
         headers=headers,
     )
     assert response.status_code == 200, response.text
     rows = {r["side"]: r for r in response.json()["data"]}
     assert rows["BUY"]["orders"] == 2
     assert rows["BUY"]["qty"] == "3.000000"
+    assert rows["BUY"]["accepted"] == 2
     assert rows["SELL"]["qty"] == "3.000000"
-    assert rows["SELL"]["accepted"] == 1
+    assert (rows["SELL"]["accepted"], rows["SELL"]["rejected"]) == (0, 1)
     empty = client.get(
         "/v1/analytics/order-flow", params={"from": "2000-01-01", "to": "2000-01-02"}, headers=headers
     )

@@ -176,14 +176,14 @@ def test_list_filters_by_status_and_isin_and_sorts_ascending(
     client: TestClient, investor: dict[str, str]
 ) -> None:
     first = place(client, investor).json()["data"]["order_id"]
-    other_isin = place(client, investor, {**BODY, "isin": "US0378331005"}).json()["data"]["order_id"]
+    other_isin = place(client, investor, {**BODY, "isin": "IN0020240019"}).json()["data"]["order_id"]
     cancelled = client.post(f"/v1/orders/{first}/cancel", headers=investor).json()
     position = cancelled["meta"]["position"]
     by_status = client.get(
         "/v1/orders", params={"status": "CANCELLED", "min_position": position}, headers=investor
     )
     assert [o["order_id"] for o in by_status.json()["data"]] == [first]
-    by_isin = client.get("/v1/orders", params={"isin": "US0378331005"}, headers=investor)
+    by_isin = client.get("/v1/orders", params={"isin": "IN0020240019"}, headers=investor)
     assert [o["order_id"] for o in by_isin.json()["data"]] == [other_isin]
     ascending = client.get("/v1/orders", params={"sort": "created_at"}, headers=investor).json()["data"]
     assert [o["order_id"] for o in ascending] == [first, other_isin]

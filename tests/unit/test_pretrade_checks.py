@@ -21,22 +21,43 @@ from bondflow.domain.pretrade import (
 )
 from bondflow.errors import BondFlowError
 
-VERIFIED = InvestorAttributes(residency="IN", investor_category="retail", kyc_status="verified", kyc_tier="full")
+VERIFIED = InvestorAttributes(
+    residency="IN", investor_category="retail", kyc_status="verified", kyc_tier="full"
+)
 BOND = InstrumentFacts(
-    isin="INE123A07043", issuer="Demo Housing", rating_bucket="AA", face_value=Decimal(1000),
-    maturity_date=date(2031, 3, 15), suspended=False, record_date_days=15, lockup_until=None,
-    eligible_investor_categories=frozenset({"retail", "hni"}), allowed_residencies=frozenset({"IN"}),
-    reference_clean_price=Decimal("100"), price_band_pct=Decimal("5"), next_coupon_payment=date(2027, 3, 15),
-    accrued_per_100=Decimal("1.5"), duration_bucket="3-7y",
+    isin="INE123A07043",
+    issuer="Demo Housing",
+    rating_bucket="AA",
+    face_value=Decimal(1000),
+    maturity_date=date(2031, 3, 15),
+    suspended=False,
+    record_date_days=15,
+    lockup_until=None,
+    eligible_investor_categories=frozenset({"retail", "hni"}),
+    allowed_residencies=frozenset({"IN"}),
+    reference_clean_price=Decimal("100"),
+    price_band_pct=Decimal("5"),
+    next_coupon_payment=date(2027, 3, 15),
+    accrued_per_100=Decimal("1.5"),
+    duration_bucket="3-7y",
 )
 TODAY = MarketFacts(date(2026, 11, 25), True)
 BUY = OrderFacts("BUY", Decimal(10), Decimal("101"))
 
 
-def decide(order: OrderFacts = BUY, investor: InvestorAttributes = VERIFIED, bond: InstrumentFacts = BOND,
-           market: MarketFacts = TODAY, limits: Limits | None = None, exposure: list[Position] | None = None,
-           cash: Decimal = Decimal(1_000_000), units: Decimal = Decimal(0)) -> object:
-    return check_order(order, investor, bond, market, limits or Limits(), exposure or [], cash, units, Decimal(5))
+def decide(
+    order: OrderFacts = BUY,
+    investor: InvestorAttributes = VERIFIED,
+    bond: InstrumentFacts = BOND,
+    market: MarketFacts = TODAY,
+    limits: Limits | None = None,
+    exposure: list[Position] | None = None,
+    cash: Decimal = Decimal(1_000_000),
+    units: Decimal = Decimal(0),
+) -> object:
+    return check_order(
+        order, investor, bond, market, limits or Limits(), exposure or [], cash, units, Decimal(5)
+    )
 
 
 def code_of(**kwargs: object) -> str:
@@ -69,18 +90,30 @@ def test_each_rule_refuses_with_its_code() -> None:
     assert code_of(market=MarketFacts(date(2027, 3, 1), True)) == "BF-ORD-005"  # record-date window
     assert code_of(market=replace(TODAY, allowlist=frozenset({"IN0020240019"}))) == "BF-ORD-005"
     lockup = replace(BOND, lockup_until=date(2027, 1, 1))
-    assert code_of(order=OrderFacts("SELL", Decimal(1), Decimal(100)), bond=lockup, units=Decimal(5)) == "BF-ORD-005"
+    assert (
+        code_of(order=OrderFacts("SELL", Decimal(1), Decimal(100)), bond=lockup, units=Decimal(5))
+        == "BF-ORD-005"
+    )
     assert code_of(order=OrderFacts("BUY", Decimal(1), Decimal("105.0001"))) == "BF-ORD-006"
     assert code_of(limits=Limits(per_issuer=Decimal(5000))) == "BF-ORD-004"
     assert code_of(cash=Decimal("10255.12")) == "BF-ORD-007"
-    assert code_of(order=OrderFacts("SELL", Decimal(10), Decimal(100)), units=Decimal("9.999999")) == "BF-ORD-007"
+    assert (
+        code_of(order=OrderFacts("SELL", Decimal(10), Decimal(100)), units=Decimal("9.999999"))
+        == "BF-ORD-007"
+    )
 
 
 def test_checks_run_in_order_so_the_first_failing_rule_answers() -> None:
-    everything_wrong = {"investor": replace(VERIFIED, kyc_status="rejected"), "bond": replace(BOND, suspended=True),
-                        "cash": Decimal(0)}
+    everything_wrong = {
+        "investor": replace(VERIFIED, kyc_status="rejected"),
+        "bond": replace(BOND, suspended=True),
+        "cash": Decimal(0),
+    }
     assert code_of(**everything_wrong) == "BF-KYC-002"
-    assert code_of(bond=replace(BOND, suspended=True), order=OrderFacts("BUY", Decimal(1), Decimal(200))) == "BF-ORD-005"
+    assert (
+        code_of(bond=replace(BOND, suspended=True), order=OrderFacts("BUY", Decimal(1), Decimal(200)))
+        == "BF-ORD-005"
+    )
     assert code_of(order=OrderFacts("BUY", Decimal(1), Decimal(200)), cash=Decimal(0)) == "BF-ORD-006"
 
 
@@ -94,5 +127,13 @@ def test_limits_count_holdings_and_pending_buys_and_name_the_limit_and_headroom(
 
 
 def test_duration_buckets_and_consideration_rounding() -> None:
-    assert [duration_bucket(Decimal(x)) for x in ("0.5", "3", "6.99", "7", "15")] == ["0-3y", "3-7y", "3-7y", "7y+", "7y+"]
-    assert consideration(Decimal("0.000001"), Decimal(1000), Decimal(100), Decimal(0), Decimal(0)) == Decimal("0.01")
+    assert [duration_bucket(Decimal(x)) for x in ("0.5", "3", "6.99", "7", "15")] == [
+        "0-3y",
+        "3-7y",
+        "3-7y",
+        "7y+",
+        "7y+",
+    ]
+    assert consideration(Decimal("0.000001"), Decimal(1000), Decimal(100), Decimal(0), Decimal(0)) == Decimal(
+        "0.01"
+    )

@@ -1,0 +1,34 @@
+"""CPU accounting from /proc (Linux): one process's CPU time, and the whole machine's busy time."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process (all its threads) has used; NaN without /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core together has spent not idle since boot; NaN without /proc."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return math.nan
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def meter(read: Callable[[], float]) -> Callable[[], float]:
+    """Start measuring a CPU counter; the returned function gives CPU seconds per wall second since."""
+    cpu0, wall0 = read(), time.perf_counter()
+    return lambda: (read() - cpu0) / (time.perf_counter() - wall0)
