@@ -21,6 +21,7 @@ from bondflow.trading import build_trading
 from commands.instruments import InstrumentCommands
 from projections.escrow_view import EscrowProjector
 from projections.fill_analytics import FillAnalyticsProjector
+from projections.holdings_view import HoldingsProjector
 from projections.instruments_view import InstrumentsProjector
 from projections.kafka_relay import KafkaRelay
 from projections.order_flow import OrderFlowProjector
@@ -117,6 +118,7 @@ def postgres_read_models(db: Database, signing_key: SigningKey) -> list[Follower
         OrdersProjector(db),
         InstrumentsProjector(db),
         TradesProjector(db),
+        HoldingsProjector(db),
         InvestorsProjector(db),
         EscrowProjector(db),
         RegulatorStreamProjector(db, signing_key.sign),

@@ -29,6 +29,7 @@ PG_TABLES: dict[str, str] = {
     "instruments_view": "isin",
     "market_holidays": "market, day",
     "trades_view": "trade_id",
+    "holdings_view": "user_id, isin",
     "users_view": "user_id",
     "kyc_status_view": "user_id",
     "escrow_balances": "user_id",

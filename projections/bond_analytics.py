@@ -8,8 +8,23 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from bondflow.domain.bonds import BondMathError, BondTerms, BusinessCalendar, analyse, rounded_for_display
+from bondflow.domain.bonds import (
+    BondAnalytics,
+    BondMathError,
+    BondTerms,
+    BusinessCalendar,
+    analyse,
+    rounded_for_display,
+)
 from bondflow.errors import InvalidRequest
+
+
+@lru_cache(maxsize=8192)
+def exact_figures(
+    terms: BondTerms, calendar: BusinessCalendar, settlement: date, clean_price: Decimal
+) -> BondAnalytics:
+    """Unrounded analytics at a clean price, memoised per (instrument terms, calendar, date, price)."""
+    return analyse(terms, calendar, settlement, clean_price=clean_price)
 
 
 @lru_cache(maxsize=8192)

@@ -1,0 +1,93 @@
+"""Holdings in PostgreSQL: units and average clean price per investor and ISIN, fed by trade events.
+
+Until the settlement saga settles trades, a holding counts executed fills (`TradeExecuted`): a BUY adds
+units at its clean price (the average is volume-weighted), a SELL removes units at the same average.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from bondflow.adapters.postgres import Database
+from bondflow.domain.trades import Trade
+from bondflow.followers import Positioned
+from projections import positions
+
+DDL = """
+CREATE TABLE IF NOT EXISTS holdings_view (
+    user_id text NOT NULL,
+    isin text NOT NULL,
+    qty numeric(20, 6) NOT NULL,
+    avg_clean_price numeric(20, 10) NOT NULL,
+    updated_at timestamptz NOT NULL,
+    position bigint NOT NULL,
+    PRIMARY KEY (user_id, isin)
+);
+"""
+
+EXECUTED = Trade.TradeExecuted  # type: ignore[attr-defined]
+
+
+class HoldingsProjector:
+    name = "holdings_view"
+    topics = frozenset({f"{EXECUTED.__module__}:{EXECUTED.__qualname__}"})
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def setup(self) -> None:
+        positions.ensure_table(self.db)
+        with self.db.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:holdings_view', 0))")
+            cur.execute(DDL)
+
+    def position(self) -> int:
+        return positions.read_position(self.db, self.name)
+
+    def process(self, events: Sequence[Positioned], upto: int) -> None:
+        with self.db.transaction() as cur:
+            for item in events:
+                self._apply(cur, item.event, item.position)
+            positions.record_position(cur, self.name, upto)
+
+    @staticmethod
+    def _apply(cur: Any, event: Any, position: int) -> None:
+        signed = event.qty if event.side == "BUY" else -event.qty
+        cur.execute(
+            "INSERT INTO holdings_view (user_id, isin, qty, avg_clean_price, updated_at, position)"
+            " VALUES (%(user)s, %(isin)s, %(qty)s, %(price)s, %(at)s, %(pos)s)"
+            " ON CONFLICT (user_id, isin) DO UPDATE SET"
+            "  avg_clean_price = CASE WHEN %(qty)s > 0 AND holdings_view.qty + %(qty)s > 0"
+            "    THEN (holdings_view.qty * holdings_view.avg_clean_price + %(qty)s * %(price)s)"
+            "         / (holdings_view.qty + %(qty)s)"
+            "    ELSE holdings_view.avg_clean_price END,"
+            "  qty = holdings_view.qty + %(qty)s, updated_at = %(at)s, position = %(pos)s"
+            " WHERE holdings_view.position < %(pos)s",
+            {
+                "user": event.user_id,
+                "isin": event.isin,
+                "qty": signed,
+                "price": event.clean_price,
+                "at": event.timestamp,
+                "pos": position,
+            },
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HoldingRow:
+    isin: str
+    qty: Decimal
+    avg_clean_price: Decimal
+
+
+def holdings_of(db: Database, user_id: str) -> list[HoldingRow]:
+    with db.cursor() as cur:
+        rows = cur.execute(
+            "SELECT isin, qty, avg_clean_price FROM holdings_view WHERE user_id = %s AND qty > 0 ORDER BY isin",
+            (user_id,),
+        ).fetchall()
+    return [HoldingRow(str(i), Decimal(q), Decimal(p)) for i, q, p in rows]

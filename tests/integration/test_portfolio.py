@@ -1,0 +1,77 @@
+"""Holdings valued server-side and the coupon calendar with TDS, fed by executed trades."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bondflow.container import Container
+from bondflow.domain.bonds import analyse
+from bondflow.followers import wait_for_position
+from projections import instruments_queries
+from tests.conftest import bearer
+
+pytestmark = pytest.mark.integration
+
+
+def caught_up(container: Container) -> None:
+    head = container.store.head_position()
+    for name in container.running:
+        assert wait_for_position(container.followers[name].follower.position, head, timeout=30), name
+
+
+def test_holdings_show_the_bond_with_its_analytics_and_totals(
+    client: TestClient, container: Container
+) -> None:
+    container.start_followers(["execution"])
+    alice = bearer(container, sub="alice", funds=Decimal(1_000_000))
+    for qty in ("10", "5"):
+        response = client.post(
+            "/v1/orders",
+            json={"isin": "INE123A07043", "side": "BUY", "qty": qty, "limit_clean_price": "102"},
+            headers={**alice, "Idempotency-Key": uuid.uuid4().hex},
+        )
+        assert response.status_code == 202, response.text
+        caught_up(container)
+    trades = client.get("/v1/trades", headers=alice).json()["data"]
+    body = client.get("/v1/portfolio/holdings", headers=alice).json()["data"]
+    (holding,) = body["holdings"]
+    assert holding["qty"] == "15.000000"
+    cost = sum(Decimal(t["qty"]) * Decimal(t["clean_price"]) for t in trades)
+    assert Decimal(holding["avg_clean_price"]) == (cost / Decimal(15)).quantize(Decimal("0.0001"))
+    bond = instruments_queries.get_instrument(container.db, "INE123A07043")
+    calendar = instruments_queries.business_calendar(container.db)
+    settlement = calendar.next_business_day(container.clock.now().date())
+    exact = analyse(bond.terms, calendar, settlement, clean_price=bond.reference_clean_price)
+    notional = Decimal(15) * bond.face_value / 100
+    assert Decimal(holding["market_value"]) == (
+        notional * (bond.reference_clean_price + exact.accrued_interest)
+    ).quantize(Decimal("0.01"))
+    assert Decimal(holding["unrealized_pnl"]) == (
+        notional * (bond.reference_clean_price - cost / 15)
+    ).quantize(Decimal("0.01"))
+    assert holding["ytm"] is not None and Decimal(holding["modified_duration"]) > 0
+    assert body["totals"]["market_value"] == holding["market_value"]
+    assert (
+        client.get("/v1/portfolio/holdings", headers=bearer(container, sub="bob")).json()["data"]["holdings"]
+        == []
+    )
+
+
+def test_coupons_list_the_next_year_with_tds(client: TestClient, container: Container) -> None:
+    container.start_followers(["execution"])
+    alice = bearer(container, sub="alice", funds=Decimal(1_000_000))
+    client.post(
+        "/v1/orders",
+        json={"isin": "IN0020240019", "side": "BUY", "qty": "100", "limit_clean_price": "106"},
+        headers={**alice, "Idempotency-Key": "c1"},
+    )
+    caught_up(container)
+    coupons = client.get("/v1/portfolio/coupons", headers=alice).json()["data"]
+    # 7.18% GS 2034, semi-annual on 24 Jan and 24 Jul: 100 units of face 100 earn 359.00 gross each time
+    assert [c["coupon_date"] for c in coupons] == ["2027-01-24", "2027-07-24"]
+    assert coupons[0]["payment_date"] == "2027-01-25"  # 24 Jan 2027 is a Sunday: paid the next business day
+    assert (coupons[0]["gross"], coupons[0]["tds"], coupons[0]["net"]) == ("359.00", "35.90", "323.10")
