@@ -9,7 +9,7 @@ from bondflow.adapters.clickhouse import ClickHouse, default_dsn
 from bondflow.adapters.postgres import Database, eventsourcing_env, start_embedded_postgres
 from bondflow.auth.keys import SigningKey
 from bondflow.auth.tokens import TokenService
-from bondflow.clock import Clock, OffsetClock, SystemClock
+from bondflow.clock import Clock, OffsetClock, SystemClock, record_events_with
 from bondflow.container import Container
 from bondflow.eventstore import EventStore
 from bondflow.followers import Follower, FollowerRunner
@@ -64,6 +64,7 @@ def clock_from(settings: Settings) -> Clock:
 def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
     settings.check_safe_for_production()
     clock = clock or clock_from(settings)
+    record_events_with(clock)
     data_dir = settings.resolved_data_dir
     db, store = open_store(settings)
     clickhouse = ClickHouse(settings.clickhouse_dsn or default_dsn(data_dir), settings.clickhouse_database)

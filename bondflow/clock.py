@@ -48,3 +48,12 @@ class OffsetClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self._offset
+
+
+def record_events_with(clock: Clock) -> None:
+    """Stamp recorded events with the injected clock instead of the library's wall clock, so that an
+    event's recorded time and the business times it carries agree (ARCHITECTURE §5: time is injected).
+    Process-wide, like the library hook it sets; the composition root calls it once."""
+    from eventsourcing.domain import CanCreateTimestamp
+
+    CanCreateTimestamp.create_timestamp = staticmethod(clock.now)  # type: ignore[method-assign]

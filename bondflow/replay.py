@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import sql
@@ -65,15 +65,25 @@ def resolve_upto(store: EventStore, db: Database, as_of: str | None) -> int:
     if as_of.isdigit():
         return min(int(as_of), head)
     moment = datetime.fromisoformat(as_of)
-    recorder: Any = store.recorder
-    with db.cursor() as cur:
-        row = cur.execute(
-            sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.{} WHERE timestamp <= %s").format(
-                sql.Identifier(recorder.datastore.schema), sql.Identifier(recorder.events_table_name)
-            ),
-            (moment,),
-        ).fetchone()
-    return int(row[0]) if row else 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return last_position_at(store, moment, head)
+
+
+def last_position_at(store: EventStore, moment: datetime, head: int) -> int:
+    """The last log position recorded at or before `moment`. Stored events keep their time inside the
+    event, so this reads the log (in batches) until it passes `moment`."""
+    found, start = 0, 1
+    while start <= head:
+        notifications = store.recorder.select_notifications(start=start, limit=BATCH, stop=head)
+        if not notifications:
+            break
+        for notification in notifications:
+            if store.mapper.to_domain_event(notification).timestamp > moment:
+                return found
+            found = notification.id
+        start = notifications[-1].id + 1
+    return found
 
 
 def feed(
@@ -235,3 +245,17 @@ def run_replay(
         ]
         switch_over(db, schema, tables, [f.name for f in followers if f.name != "regulator_stream"])
     return report
+
+
+def drop_schema(db: Database, schema: str) -> None:
+    with db.transaction() as cur:
+        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def as_of_moment(store: EventStore, upto: int) -> datetime | None:
+    """When the event at log position `upto` was recorded (the 'then' of an as-of answer)."""
+    notifications = store.recorder.select_notifications(start=upto, limit=1, stop=upto)
+    if not notifications:
+        return None
+    moment: datetime = store.mapper.to_domain_event(notifications[0]).timestamp
+    return moment

@@ -223,6 +223,40 @@ class Order(Aggregate):
         self.cancelled_qty += qty
         self.reasons.append(reason)
 
+    def record_settlement(self, *, trade_id: str, settled: bool, actor_id: str, request_id: str) -> bool:
+        """A fill reached its terminal settlement state; once every fill has, the order is FILLED (all of it
+        settled), PARTIAL (some settled) or CANCELLED (none settled). Idempotent per trade."""
+        outcomes: dict[str, bool] = getattr(self, "settlements", {})
+        fill = next((f for f in self.fills if f["trade_id"] == trade_id), None)
+        if fill is None or trade_id in outcomes:
+            return False
+        done = {**outcomes, trade_id: settled}
+        status = self.status
+        if len(done) == len(self.fills) and self.remaining_qty == 0:
+            settled_qty = sum((f["qty"] for f in self.fills if done[f["trade_id"]]), Decimal(0))
+            if settled_qty == self.qty:
+                status = OrderStatus.FILLED
+            elif settled_qty > 0:
+                status = OrderStatus.PARTIAL
+            else:
+                status = OrderStatus.CANCELLED
+        self._settlement_recorded(
+            trade_id=trade_id,
+            settled=settled,
+            qty=fill["qty"],
+            status=status.value,
+            actor_id=actor_id,
+            request_id=request_id,
+        )
+        return True
+
+    @event("SettlementRecorded")
+    def _settlement_recorded(
+        self, *, trade_id: str, settled: bool, qty: Decimal, status: str, actor_id: str, request_id: str
+    ) -> None:
+        self.settlements = {**getattr(self, "settlements", {}), trade_id: settled}
+        self.status = OrderStatus(status)
+
     def cancel(self, *, reason: str, request_fingerprint: str | None, actor_id: str, request_id: str) -> None:
         if self.status not in CANCELLABLE or self.routed:
             raise OrderNotCancellable(

@@ -147,3 +147,35 @@ class Portfolio(Aggregate):
         position.reserved_by_order[order_id] -= qty
         if position.reserved_by_order[order_id] == 0:
             del position.reserved_by_order[order_id]
+
+    def settle_buy(self, *, order_id: str, trade_id: str, isin: str, qty: Decimal) -> None:
+        """A BUY fill settled: its units leave `pending_buy` and become held (the settlement saga)."""
+        self._buy_settled(order_id=order_id, trade_id=trade_id, isin=isin, qty=qty)
+
+    @event("BuySettled")
+    def _buy_settled(self, *, order_id: str, trade_id: str, isin: str, qty: Decimal) -> None:
+        position = self.positions[isin]
+        pending = position.pending_by_order.get(order_id, ZERO)
+        taken = min(qty, pending)
+        position.pending_buy -= taken
+        if pending - taken > 0:
+            position.pending_by_order[order_id] = pending - taken
+        else:
+            position.pending_by_order.pop(order_id, None)
+        position.held += qty
+
+    def settle_sell(self, *, order_id: str, trade_id: str, isin: str, qty: Decimal) -> None:
+        """A SELL fill settled: its reserved units leave the portfolio (the settlement saga)."""
+        self._sell_settled(order_id=order_id, trade_id=trade_id, isin=isin, qty=qty)
+
+    @event("SellSettled")
+    def _sell_settled(self, *, order_id: str, trade_id: str, isin: str, qty: Decimal) -> None:
+        position = self.positions[isin]
+        reserved = position.reserved_by_order.get(order_id, ZERO)
+        taken = min(qty, reserved)
+        position.reserved_sell -= taken
+        if reserved - taken > 0:
+            position.reserved_by_order[order_id] = reserved - taken
+        else:
+            position.reserved_by_order.pop(order_id, None)
+        position.held -= qty

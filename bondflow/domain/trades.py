@@ -60,6 +60,27 @@ class Trade(Aggregate):
         self.settlement_date = settlement_date
         self.settled = False
 
+    def settle(
+        self, *, settlement_id: str, payment_reference: str, tx_hash: str, actor_id: str, request_id: str
+    ) -> bool:
+        """Both DvP legs are final (the settlement saga); idempotent."""
+        if self.settled:
+            return False
+        self._settled(
+            settlement_id=settlement_id,
+            payment_reference=payment_reference,
+            tx_hash=tx_hash,
+            actor_id=actor_id,
+            request_id=request_id,
+        )
+        return True
+
+    @event("TradeSettled")
+    def _settled(
+        self, *, settlement_id: str, payment_reference: str, tx_hash: str, actor_id: str, request_id: str
+    ) -> None:
+        self.settled = True
+
     @property
     def price_improvement(self) -> Decimal:
         """Per 100 face, in the investor's favour: positive when the fill beat the reference price."""

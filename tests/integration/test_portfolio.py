@@ -75,3 +75,35 @@ def test_coupons_list_the_next_year_with_tds(client: TestClient, container: Cont
     assert [c["coupon_date"] for c in coupons] == ["2027-01-24", "2027-07-24"]
     assert coupons[0]["payment_date"] == "2027-01-25"  # 24 Jan 2027 is a Sunday: paid the next business day
     assert (coupons[0]["gross"], coupons[0]["tds"], coupons[0]["net"]) == ("359.00", "35.90", "323.10")
+
+
+def test_holdings_as_of_an_earlier_position_equal_what_the_api_answered_then(
+    client: TestClient, container: Container
+) -> None:
+    container.start_followers(["execution"])
+    alice = bearer(container, sub="alice", funds=Decimal(1_000_000))
+    client.post(
+        "/v1/orders",
+        json={"isin": "INE123A07043", "side": "BUY", "qty": "10", "limit_clean_price": "102"},
+        headers={**alice, "Idempotency-Key": "a1"},
+    )
+    caught_up(container)
+    then_position = container.store.head_position()
+    answered_then = client.get("/v1/portfolio/holdings", headers=alice).json()["data"]
+    client.post(
+        "/v1/orders",
+        json={"isin": "INE123A07043", "side": "BUY", "qty": "7", "limit_clean_price": "102"},
+        headers={**alice, "Idempotency-Key": "a2"},
+    )
+    caught_up(container)
+    now = client.get("/v1/portfolio/holdings", headers=alice).json()["data"]
+    assert now["holdings"][0]["qty"] == "17.000000"
+    as_of = client.get("/v1/portfolio/holdings", params={"as_of": str(then_position)}, headers=alice)
+    assert as_of.status_code == 200, as_of.text
+    assert as_of.json()["data"] == answered_then
+    assert as_of.json()["meta"]["as_of_position"] == then_position
+    assert (
+        client.get("/v1/portfolio/holdings", params={"as_of": "yesterday"}, headers=alice).status_code == 400
+    )
+    by_time = client.get("/v1/portfolio/holdings", params={"as_of": "2000-01-01T00:00:00Z"}, headers=alice)
+    assert by_time.json()["data"]["holdings"] == []
