@@ -79,7 +79,8 @@ def last_position_at(store: EventStore, moment: datetime, head: int) -> int:
         if not notifications:
             break
         for notification in notifications:
-            if store.mapper.to_domain_event(notification).timestamp > moment:
+            event: Any = store.mapper.to_domain_event(notification)
+            if event.timestamp > moment:
                 return found
             found = notification.id
         start = notifications[-1].id + 1
@@ -257,5 +258,6 @@ def as_of_moment(store: EventStore, upto: int) -> datetime | None:
     notifications = store.recorder.select_notifications(start=upto, limit=1, stop=upto)
     if not notifications:
         return None
-    moment: datetime = store.mapper.to_domain_event(notifications[0]).timestamp
+    event: Any = store.mapper.to_domain_event(notifications[0])
+    moment: datetime = event.timestamp
     return moment

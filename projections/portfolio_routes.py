@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from bondflow.adapters.postgres import Database
 from bondflow.api.deps import ContainerDep, MinPosition, RequestId, require_scope
 from bondflow.api.envelope import EnvelopeResponse, ok
 from bondflow.auth.principal import Principal
-from bondflow.adapters.postgres import Database
 from bondflow.clock import IST, business_date
 from bondflow.container import Container
 from bondflow.errors import InvalidRequest
