@@ -17,6 +17,7 @@ from projections.instrument_routes import router as instrument_query_router
 from projections.payment_routes import router as payment_query_router
 from projections.portfolio_routes import router as portfolio_router
 from projections.regulator_routes import router as regulator_router
+from projections.report_routes import router as report_router
 from projections.routes import router as query_router
 from projections.user_routes import router as investor_query_router
 
@@ -38,6 +39,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(query_router)
     app.include_router(regulator_router)
     app.include_router(portfolio_router)
+    app.include_router(report_router)
     app.include_router(instrument_command_router)
     app.include_router(instrument_query_router)
     app.include_router(investor_command_router)
