@@ -123,6 +123,11 @@ def container(settings: Settings, clock: ManualClock) -> Iterator[Container]:
 def client(container: Container) -> Iterator[TestClient]:
     with TestClient(create_app(container), raise_server_exceptions=False) as test_client:
         yield test_client
+        # Sandbox providers may deliver webhooks through this client from their own threads: stop the
+        # followers that call them and let in-flight deliveries finish before the client's loop closes.
+        container.stop_followers()
+        container.investors.kyc_provider.close()
+        container.payments.provider.close()
 
 
 VERIFIED_CLAIMS = {

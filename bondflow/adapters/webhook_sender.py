@@ -73,6 +73,9 @@ class SignedWebhookSender:
             timers = list(self._timers)
         for timer in timers:
             timer.cancel()
+        for timer in timers:  # a delivery already under way finishes before its channel goes away
+            if timer is not threading.current_thread():
+                timer.join(timeout=10)
 
     def _attempt(self, delay: float, body: bytes, attempt: int) -> None:
         with self._lock:
