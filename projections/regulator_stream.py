@@ -57,6 +57,7 @@ class RegulatorStreamProjector:
         self.db = db
         self.sign = sign
         self.checkpoint_every = checkpoint_every
+        self._hashes: list[bytes] | None = None  # every chain hash so far, for checkpoints (loaded once)
 
     def setup(self) -> None:
         positions.ensure_table(self.db)
@@ -68,14 +69,26 @@ class RegulatorStreamProjector:
         return positions.read_position(self.db, self.name)
 
     def process(self, events: Sequence[Positioned], upto: int) -> None:
+        try:
+            self._chain(events, upto)
+        except Exception:
+            self._hashes = None  # the transaction rolled back: reload the hashes next time
+            raise
+
+    def _chain(self, events: Sequence[Positioned], upto: int) -> None:
         with self.db.transaction() as cur:
             row = cur.execute("SELECT seq, hash FROM regulator_stream ORDER BY seq DESC LIMIT 1").fetchone()
             seq, previous = (int(row[0]), bytes(row[1])) if row else (0, GENESIS)
+            if self._hashes is None or len(self._hashes) != seq:  # first use, or another copy led meanwhile
+                self._hashes = [
+                    bytes(r[0]) for r in cur.execute("SELECT hash FROM regulator_stream ORDER BY seq")
+                ]
             for item in events:
                 record = record_of(item.event)
                 body = canonical_bytes(record)
                 seq += 1
                 previous = link(previous, body)
+                self._hashes.append(previous)
                 cur.execute(
                     "INSERT INTO regulator_stream (seq, position, event_id, topic, event_type, aggregate_id,"
                     " recorded_at, body, hash) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -96,10 +109,7 @@ class RegulatorStreamProjector:
             positions.record_position(cur, self.name, upto)
 
     def _checkpoint(self, cur: Any, seq: int) -> None:
-        hashes = [
-            bytes(r[0])
-            for r in cur.execute("SELECT hash FROM regulator_stream WHERE seq <= %s ORDER BY seq", (seq,))
-        ]
+        hashes = self._hashes[:seq] if self._hashes is not None else []
         root = merkle_root(hashes)
         kid, signature = self.sign(checkpoint_message(seq, root))
         cur.execute(
