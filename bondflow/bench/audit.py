@@ -34,9 +34,9 @@ def fill_store(store: EventStore, events: int) -> float:
     """Append placed+accepted orders (two events each) in big transactions; returns seconds taken."""
     started = time.perf_counter()
     now = datetime(2026, 11, 25, 5, tzinfo=UTC)
-    for start in range(0, events // 2, 1000):
+    for start in range(0, events // 2, 250):
         orders = []
-        for i in range(start, min(events // 2, start + 1000)):
+        for i in range(start, min(events // 2, start + 250)):
             order = Order(
                 id=uuid.uuid4(),
                 user_id=f"u{i % 97}",
