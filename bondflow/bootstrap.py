@@ -17,6 +17,8 @@ from bondflow.investors import build_investors, oidc_verifier
 from bondflow.metrics import Metrics
 from bondflow.payments import build_payments
 from bondflow.settings import Settings
+from bondflow.settlement.context import build_settlement
+from bondflow.settlement.timer import TimerRunner
 from bondflow.trading import build_trading
 from commands.instruments import InstrumentCommands
 from projections.escrow_view import EscrowProjector
@@ -76,6 +78,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
     investors = build_investors(settings, db, store, tokens, clock)
     payments = build_payments(settings, db, store, clock)
     trading = build_trading(settings, db, store, clock, clickhouse, investors.attributes, payments.escrow)
+    settlement = build_settlement(settings, db, store, clock, payments.escrow, payments.provider.faults)
     container = Container(
         settings=settings,
         clock=clock,
@@ -90,6 +93,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         investors=investors,
         payments=payments,
         trading=trading,
+        settlement=settlement,
     )
     followers: tuple[Follower, ...] = (
         *postgres_read_models(db, signing_key),
@@ -104,11 +108,12 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         )
         followers = (*followers, relay)
     replayable = {f.name for f in followers}
-    context_followers = (*investors.followers, *payments.followers, trading.worker)
+    context_followers = (*investors.followers, *payments.followers, trading.worker, *settlement.followers)
     for projector in (*followers, *(f for f in context_followers if f.name not in replayable)):
         container.followers[projector.name] = FollowerRunner(
             projector, store, db, batch_size=settings.follower_batch_size
         )
+    container.followers[settlement.timer.name] = TimerRunner(settlement.timer, store, db)
     metrics.watch_lag(lambda: _lags(container))
     return container
 

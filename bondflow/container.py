@@ -18,6 +18,7 @@ from bondflow.investors import Investors
 from bondflow.metrics import Metrics
 from bondflow.payments import Payments
 from bondflow.settings import Settings
+from bondflow.settlement.context import Settling
 from bondflow.trading import Trading
 from commands.instruments import InstrumentCommands
 from commands.orders import OrderCommands
@@ -40,6 +41,7 @@ class Container:
     investors: Investors
     payments: Payments
     trading: Trading
+    settlement: Settling
     followers: dict[str, FollowerRunner] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
 

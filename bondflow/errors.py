@@ -15,6 +15,8 @@
     ├── RecordedRefusal           (the code and status of a refusal replayed for its Idempotency-Key)
     ├── OrderNotCancellable       BF-ORD-008  409
     ├── PaymentInitiationFailed   BF-PAY-006  502
+    ├── SettlementTimeout         BF-SET-007  504 (also a terminal saga reason)
+    ├── SettlementNotCancellable  BF-SET-008  409
     ├── IdempotencyKeyMissing     BF-IDEM-001 400
     ├── IdempotencyKeyReused      BF-IDEM-002 422
     ├── IdempotencyInProgress     BF-IDEM-003 409
@@ -149,6 +151,20 @@ class PaymentInitiationFailed(BondFlowError):
 
     code = "BF-PAY-006"
     status = 502
+
+
+class SettlementTimeout(BondFlowError):
+    """A settlement leg was not final by its deadline (also recorded as the saga's failure code)."""
+
+    code = "BF-SET-007"
+    status = 504
+
+
+class SettlementNotCancellable(BondFlowError):
+    """An operator asked to force-cancel a settlement that is terminal or can no longer be undone."""
+
+    code = "BF-SET-008"
+    status = 409
 
 
 class IdempotencyKeyMissing(BondFlowError):

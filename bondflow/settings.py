@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     trading_fee_bps: Decimal = Field(default=Decimal("5"), ge=0, le=100)
     trading_allowlist: list[str] | None = None  # ISINs the platform trades; None means every listed bond
     venue_seed: int = 7  # the sandbox dealers' quotes are deterministic for a seed
+    settlement_payment_timeout_seconds: float = Field(default=30, gt=0, le=86_400)  # DvP cut-offs
+    settlement_token_timeout_seconds: float = Field(default=60, gt=0, le=86_400)
+    chain_sandbox_finality_seconds: float = Field(default=0.02, ge=0, le=60)
+    chain_sandbox_seed: int = 0  # the sandbox chain's fault RNG (fail_rate)
     clock_start: datetime | None = None  # dev only: run the clock from this instant (a chosen trading day)
     seed_demo_data: bool = True  # dev only: demo bonds and the holiday calendar on `serve`
 

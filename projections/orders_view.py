@@ -42,6 +42,7 @@ ROUTED = Order.OrderRouted  # type: ignore[attr-defined]
 PARTIALLY_FILLED = Order.OrderPartiallyFilled  # type: ignore[attr-defined]
 FILLED = Order.OrderFilled  # type: ignore[attr-defined]
 REMAINDER_CANCELLED = Order.OrderRemainderCancelled  # type: ignore[attr-defined]
+SETTLEMENT_RECORDED = Order.SettlementRecorded  # type: ignore[attr-defined]
 
 
 def _topic(cls: type) -> str:
@@ -61,6 +62,7 @@ class OrdersProjector:
             PARTIALLY_FILLED,
             FILLED,
             REMAINDER_CANCELLED,
+            SETTLEMENT_RECORDED,
         )
     )
 
@@ -139,6 +141,8 @@ class OrdersProjector:
 
 
 def _status_change(event: Any) -> tuple[str, str | None]:
+    if isinstance(event, SETTLEMENT_RECORDED):  # the saga: FILLED / PARTIAL once every fill is final
+        return event.status, None if event.settled else f"settlement failed for trade {event.trade_id}"
     if isinstance(event, ACCEPTED):
         return OrderStatus.PENDING.value, None
     if isinstance(event, REJECTED):

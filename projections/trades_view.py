@@ -8,6 +8,7 @@ from typing import Any
 from psycopg import sql
 
 from bondflow.adapters.postgres import Database
+from bondflow.domain.settlement import Settlement
 from bondflow.domain.trades import Trade
 from bondflow.followers import Positioned
 from projections import positions
@@ -36,6 +37,8 @@ CREATE INDEX IF NOT EXISTS trades_view_user_time ON trades_view (user_id, execut
 """
 
 EXECUTED = Trade.TradeExecuted  # type: ignore[attr-defined]
+SETTLED = Trade.TradeSettled  # type: ignore[attr-defined]
+SETTLEMENT_FAILED = Settlement.Failed  # type: ignore[attr-defined]
 FIELDS = (
     "trade_id",
     "order_id",
@@ -56,7 +59,7 @@ FIELDS = (
 
 class TradesProjector:
     name = "trades_view"
-    topics = frozenset({f"{EXECUTED.__module__}:{EXECUTED.__qualname__}"})
+    topics = frozenset(f"{c.__module__}:{c.__qualname__}" for c in (EXECUTED, SETTLED, SETTLEMENT_FAILED))
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -74,6 +77,13 @@ class TradesProjector:
         with self.db.transaction() as cur:
             for item in events:
                 e: Any = item.event
+                if not isinstance(e, EXECUTED):  # the settlement saga's outcome for this trade
+                    trade_id = e.originator_id if isinstance(e, SETTLED) else e.trade_id
+                    state = "SETTLED" if isinstance(e, SETTLED) else "FAILED"
+                    cur.execute(
+                        "UPDATE trades_view SET settlement_state = %s WHERE trade_id = %s", (state, trade_id)
+                    )
+                    continue
                 cur.execute(
                     "INSERT INTO trades_view (trade_id, order_id, user_id, isin, side, dealer, qty, clean_price,"
                     " accrued_per_100, consideration, fees, trade_date, settlement_date, executed_at, position)"

@@ -53,7 +53,7 @@ class SignedWebhookSender:
             timer = threading.Timer(wait, self._attempt, (delay, body, attempt))
             timer.daemon = True
             self._timers.add(timer)
-        timer.start()
+            timer.start()  # under the lock: `close` never sees (and joins) a timer that has not started
 
     def send_now(self, body: bytes) -> int:
         """One delivery with a fresh timestamp and nonce; 0 when the receiver could not be reached."""

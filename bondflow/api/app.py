@@ -12,6 +12,7 @@ from bondflow.container import Container
 from commands.instrument_routes import router as instrument_command_router
 from commands.payment_routes import router as payment_command_router
 from commands.routes import router as command_router
+from commands.settlement_routes import router as settlement_command_router
 from commands.user_routes import router as investor_command_router
 from projections.instrument_routes import router as instrument_query_router
 from projections.payment_routes import router as payment_query_router
@@ -19,6 +20,7 @@ from projections.portfolio_routes import router as portfolio_router
 from projections.regulator_routes import router as regulator_router
 from projections.report_routes import router as report_router
 from projections.routes import router as query_router
+from projections.settlement_routes import router as settlement_query_router
 from projections.user_routes import router as investor_query_router
 
 
@@ -46,4 +48,6 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(investor_query_router)
     app.include_router(payment_command_router)
     app.include_router(payment_query_router)
+    app.include_router(settlement_command_router)
+    app.include_router(settlement_query_router)
     return app

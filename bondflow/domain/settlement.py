@@ -27,9 +27,9 @@ class SettlementState(StrEnum):
     PAYMENT_INSTRUCTED = "PAYMENT_INSTRUCTED"
     PAYMENT_CONFIRMED = "PAYMENT_CONFIRMED"
     PAYMENT_FAILED = "PAYMENT_FAILED"
-    TOKEN_REQUESTED = "TOKEN_REQUESTED"
-    TOKEN_TRANSFERRED = "TOKEN_TRANSFERRED"
-    TOKEN_FAILED = "TOKEN_FAILED"
+    TOKEN_REQUESTED = "TOKEN_REQUESTED"  # noqa: S105 - a state name, not a secret
+    TOKEN_TRANSFERRED = "TOKEN_TRANSFERRED"  # noqa: S105 - a state name, not a secret
+    TOKEN_FAILED = "TOKEN_FAILED"  # noqa: S105 - a state name, not a secret
     REFUND_REQUESTED = "REFUND_REQUESTED"
     REFUNDED = "REFUNDED"
     BROKEN = "BROKEN"
@@ -40,12 +40,18 @@ class SettlementState(StrEnum):
 S = SettlementState
 TERMINAL = frozenset({S.COMPLETED, S.FAILED})
 PAYMENT_STEP = "payment"
-TOKEN_STEP = "token"
+TOKEN_STEP = "token"  # noqa: S105 - a state name, not a secret
 STEP_STATES = {PAYMENT_STEP: S.PAYMENT_INSTRUCTED, TOKEN_STEP: S.TOKEN_REQUESTED}
 
 
 def settlement_id(trade_id: str) -> UUID:
     return derived_id("settlement", trade_id)
+
+
+def cash_amount(side: str, consideration: Decimal, fees: Decimal) -> Decimal:
+    """What the cash leg moves: a BUY pays the trade's consideration (fees included); a SELL's
+    consideration is gross + fees, so the seller receives gross − fees."""
+    return consideration if side == "BUY" else consideration - 2 * fees
 
 
 def investor_wallet(user_id: str) -> str:
@@ -166,7 +172,7 @@ class Settlement(Aggregate):
         self._set_deadline(PAYMENT_STEP, deadline_at)
 
     def confirm_payment(self, *, reference: str, actor_id: str, request_id: str) -> bool:
-        if not self._at_step(PAYMENT_STEP):
+        if not self.at_step(PAYMENT_STEP):
             return False
         self._payment_confirmed(reference=reference, actor_id=actor_id, request_id=request_id)
         return True
@@ -179,7 +185,7 @@ class Settlement(Aggregate):
         self._clear_deadline()
 
     def fail_payment(self, *, code: str, reason: str, actor_id: str, request_id: str) -> bool:
-        if not self._at_step(PAYMENT_STEP):
+        if not self.at_step(PAYMENT_STEP):
             return False
         self._payment_failed(code=code, reason=reason, actor_id=actor_id, request_id=request_id)
         return True
@@ -224,7 +230,7 @@ class Settlement(Aggregate):
         self._set_deadline(TOKEN_STEP, deadline_at)
 
     def token_transferred(self, *, tx_hash: str, actor_id: str, request_id: str) -> bool:
-        if not self._at_step(TOKEN_STEP):
+        if not self.at_step(TOKEN_STEP):
             return False
         self._token_transferred(tx_hash=tx_hash, actor_id=actor_id, request_id=request_id)
         return True
@@ -239,7 +245,7 @@ class Settlement(Aggregate):
     def fail_token_transfer(
         self, *, code: str, reason: str, tx_hash: str | None, actor_id: str, request_id: str
     ) -> bool:
-        if not self._at_step(TOKEN_STEP):
+        if not self.at_step(TOKEN_STEP):
             return False
         self._token_transfer_failed(
             code=code, reason=reason, tx_hash=tx_hash, actor_id=actor_id, request_id=request_id
@@ -349,8 +355,10 @@ class Settlement(Aggregate):
         self.broken_step = None
 
     def raise_break(self, *, step: str, reason: str, actor_id: str, request_id: str) -> bool:
-        """The step's provider stayed unavailable after every retry: park it for an operator."""
-        if not self._at_step(step) or step in self.expired_steps:
+        """The step's provider stayed unavailable after every retry, or a SELL's dealer payment failed after
+        its tokens moved (the cash must be chased, not undone): park it for an operator."""
+        unpaid_sell = not self.is_buy and step == PAYMENT_STEP and self.state is S.PAYMENT_FAILED
+        if not (self.at_step(step) or unpaid_sell) or step in self.expired_steps:
             return False
         self._break_raised(step=step, reason=reason, actor_id=actor_id, request_id=request_id)
         return True
@@ -361,19 +369,27 @@ class Settlement(Aggregate):
         self.broken_step = step
         self.reason = reason
 
-    def retry(self, *, actor_id: str, request_id: str) -> bool:
+    def retry(self, *, deadline_at: datetime, actor_id: str, request_id: str) -> bool:
+        """An operator sends a broken step to its provider again, with a fresh deadline."""
         if self.state is not S.BROKEN or self.broken_step is None:
             return False
         self._retry_requested(
-            step=self.broken_step, attempt=self.attempt + 1, actor_id=actor_id, request_id=request_id
+            step=self.broken_step,
+            attempt=self.attempt + 1,
+            deadline_at=deadline_at,
+            actor_id=actor_id,
+            request_id=request_id,
         )
         return True
 
     @event("RetryRequested")
-    def _retry_requested(self, *, step: str, attempt: int, actor_id: str, request_id: str) -> None:
+    def _retry_requested(
+        self, *, step: str, attempt: int, deadline_at: datetime, actor_id: str, request_id: str
+    ) -> None:
         self.state = STEP_STATES[step]
         self.attempt = attempt
         self.broken_step = None
+        self._set_deadline(step, deadline_at)
 
     @property
     def force_cancellable(self) -> bool:
@@ -385,7 +401,7 @@ class Settlement(Aggregate):
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def _at_step(self, step: str) -> bool:
+    def at_step(self, step: str) -> bool:
         return self.state is STEP_STATES[step] or (self.state is S.BROKEN and self.broken_step == step)
 
     def _set_deadline(self, step: str, deadline_at: datetime) -> None:

@@ -70,6 +70,11 @@ class Trade(Aggregate):
             settlement_id=settlement_id,
             payment_reference=payment_reference,
             tx_hash=tx_hash,
+            user_id=self.user_id,
+            isin=self.isin,
+            side=self.side,
+            qty=self.qty,
+            clean_price=self.clean_price,
             actor_id=actor_id,
             request_id=request_id,
         )
@@ -77,8 +82,20 @@ class Trade(Aggregate):
 
     @event("TradeSettled")
     def _settled(
-        self, *, settlement_id: str, payment_reference: str, tx_hash: str, actor_id: str, request_id: str
+        self,
+        *,
+        settlement_id: str,
+        payment_reference: str,
+        tx_hash: str,
+        user_id: str,
+        isin: str,
+        side: str,
+        qty: Decimal,
+        clean_price: Decimal,
+        actor_id: str,
+        request_id: str,
     ) -> None:
+        """Carries the trade's facts too, so a holdings read model can follow settled trades alone."""
         self.settled = True
 
     @property

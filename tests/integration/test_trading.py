@@ -3,6 +3,7 @@ refuses through the API with its code and an `OrderRejected` event; reservations
 
 from __future__ import annotations
 
+import time
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,15 @@ def balance(client: TestClient, headers: dict[str, str], container: Container) -
     return client.get("/v1/escrow/balance", headers=headers).json()["data"]  # type: ignore[no-any-return]
 
 
+def filled(client: TestClient, headers: dict[str, str], order_id: str) -> Any:
+    deadline = time.monotonic() + 30
+    while True:
+        order = client.get(f"/v1/orders/{order_id}", headers=headers).json()["data"]
+        if (order and order["status"] == "FILLED") or time.monotonic() > deadline:
+            return order
+        time.sleep(0.02)
+
+
 def last_event_of(container: Container, order_id: str) -> Any:
     return list(container.store.events.get(uuid.UUID(order_id)))[-1]
 
@@ -51,18 +61,16 @@ def test_a_funded_investor_buys_by_rfq_and_sees_the_trade(client: TestClient, co
     order_id = placed.json()["data"]["order_id"]
     reserved = Decimal(placed.json()["data"]["reserved"])
     assert reserved > Decimal("20") * 1000 * Decimal("1.02")  # clean + accrued + fees
-    settle_followers(container)
-    order = client.get(f"/v1/orders/{order_id}", headers=alice).json()["data"]
-    assert order["status"] == "PENDING"  # executed; FILLED once every fill has settled (settlement saga)
+    order = filled(client, alice, order_id)  # FILLED once every fill has settled (the DvP settlement saga)
     assert order["filled_qty"] == "20.000000" and order["remaining_qty"] == "0.000000"
     assert order["routed_to"] and len(order["fills"]) >= 1
     trades = client.get("/v1/trades", headers=alice).json()["data"]
     assert sum(Decimal(t["qty"]) for t in trades) == Decimal(20)
     assert all(Decimal(t["clean_price"]) <= Decimal("102.00") for t in trades)
     money = balance(client, alice, container)
-    held_for_fills = sum(Decimal(t["consideration"]) for t in trades)
-    assert Decimal(money["reserved"]) == held_for_fills  # the excess over the fills was released
-    assert Decimal(money["available"]) + Decimal(money["reserved"]) == Decimal(100_000)
+    debited = sum(Decimal(t["consideration"]) for t in trades)
+    assert Decimal(money["reserved"]) == 0  # the fills were debited at settlement, the excess released
+    assert Decimal(money["available"]) == Decimal(100_000) - debited
     others = client.get("/v1/trades", headers=bearer(container, sub="bob")).json()["data"]
     assert others == []
     fills = client.get("/v1/analytics/fills", params={"isin": ISIN}, headers=alice).json()["data"]

@@ -115,8 +115,10 @@ class EscrowMachine(RuleBasedStateMachine):
     def debit(self, reference: str, share: Decimal) -> None:
         held = self.ledger.reserved.get(reference, ZERO)
         amount = (held * share).quantize(Decimal("0.01"))
-        if amount <= 0:
+        if held <= 0:
             assert self._refused(lambda: self.account.debit(reference, Decimal("0.01"), "t", **WHO))
+            return
+        if amount <= 0:  # a share of one paisa rounds to nothing: nothing to debit
             return
         self.account.debit(reference, amount, self._next_id("trade"), **WHO)
         self.flows -= amount

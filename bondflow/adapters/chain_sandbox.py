@@ -1,0 +1,206 @@
+"""The sandbox chain: a persistent permissioned ledger of token balances per wallet and ISIN in its own
+PostgreSQL tables (it stands for the outside world), with finality `finality_delay` after submission on
+the injected clock and a `tx_hash` per transfer.
+
+Dealer wallets are minted a fixed supply per ISIN the first time they send it (recorded as a MINT), so per
+ISIN the sum over wallets always equals the sum of mints. Faults (shared `Faults` switches):
+`timeout_next` raises `ChainUnavailable` before anything is recorded; `fail_next` and `fail_rate` make the
+chain reject a transfer. A transfer that would overdraw its sender fails at submission or at finality.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from bondflow.adapters.chain_port import (
+    CANCELLED,
+    FAILED,
+    FINAL,
+    PENDING,
+    ChainUnavailable,
+    TransferStatus,
+)
+from bondflow.adapters.payments_sandbox import Faults
+from bondflow.adapters.postgres import Database
+from bondflow.clock import Clock
+
+DEALER_SUPPLY = Decimal(10_000_000)
+
+DDL = """
+CREATE TABLE IF NOT EXISTS chain_balances (
+    wallet text NOT NULL,
+    isin text NOT NULL,
+    units numeric(20, 6) NOT NULL,
+    PRIMARY KEY (wallet, isin)
+);
+CREATE TABLE IF NOT EXISTS chain_transfers (
+    tx_hash text PRIMARY KEY,
+    idempotency_key text UNIQUE,
+    kind text NOT NULL,
+    isin text NOT NULL,
+    from_wallet text,
+    to_wallet text,
+    qty numeric(20, 6) NOT NULL,
+    status text NOT NULL,
+    reason text,
+    submitted_at timestamptz NOT NULL,
+    final_after timestamptz NOT NULL
+);
+"""
+
+
+def tx_hash_of(idempotency_key: str) -> str:
+    return "0x" + hashlib.sha256(b"bondflow-chain:" + idempotency_key.encode()).hexdigest()
+
+
+class SandboxChain:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        finality_delay: timedelta = timedelta(milliseconds=20),
+        faults: Faults | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.finality_delay = finality_delay
+        self.faults = faults or Faults()
+
+    def setup(self) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:chain_sandbox', 0))")
+            cur.execute(DDL)
+
+    def submit(
+        self, isin: str, from_wallet: str, to_wallet: str, qty: Decimal, idempotency_key: str
+    ) -> TransferStatus:
+        with self.db.transaction() as cur:
+            known = self._row(cur, idempotency_key)
+            if known is not None:
+                return self._finalize_if_due(cur, known)
+            if self.faults.take("timeout_next"):
+                raise ChainUnavailable("sandbox chain: injected timeout")
+            now = self.clock.now()
+            if from_wallet.startswith("dealer:"):
+                self._mint_once(cur, from_wallet, isin, now)
+            rejected = self.faults.take("fail_next") or self.faults.rng.random() < self.faults.fail_rate
+            reason = "rejected by the chain (injected)" if rejected else None
+            if reason is None and self._balance(cur, from_wallet, isin) < qty:
+                reason = "insufficient token balance"
+            tx_hash = tx_hash_of(idempotency_key)
+            cur.execute(
+                "INSERT INTO chain_transfers (tx_hash, idempotency_key, kind, isin, from_wallet, to_wallet, qty,"
+                " status, reason, submitted_at, final_after) VALUES (%s, %s, 'TRANSFER', %s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    tx_hash,
+                    idempotency_key,
+                    isin,
+                    from_wallet,
+                    to_wallet,
+                    qty,
+                    FAILED if reason else PENDING,
+                    reason,
+                    now,
+                    now + self.finality_delay,
+                ),
+            )
+            return TransferStatus(tx_hash, FAILED if reason else PENDING, reason)
+
+    def status(self, idempotency_key: str) -> TransferStatus | None:
+        with self.db.transaction() as cur:
+            row = self._row(cur, idempotency_key)
+            return None if row is None else self._finalize_if_due(cur, row)
+
+    def cancel(self, idempotency_key: str) -> TransferStatus:
+        with self.db.transaction() as cur:
+            row = self._row(cur, idempotency_key)
+            if row is None:  # never submitted: a tombstone makes sure a late submission cannot happen
+                now = self.clock.now()
+                tx_hash = tx_hash_of(idempotency_key)
+                cur.execute(
+                    "INSERT INTO chain_transfers (tx_hash, idempotency_key, kind, isin, qty, status, reason,"
+                    " submitted_at, final_after) VALUES (%s, %s, 'TRANSFER', '', 0, %s, 'cancelled', %s, %s)",
+                    (tx_hash, idempotency_key, CANCELLED, now, now),
+                )
+                return TransferStatus(tx_hash, CANCELLED, "cancelled")
+            current = self._finalize_if_due(cur, row)
+            if current.status != PENDING:
+                return current
+            cur.execute(
+                "UPDATE chain_transfers SET status = %s, reason = 'cancelled' WHERE tx_hash = %s",
+                (CANCELLED, current.tx_hash),
+            )
+            return TransferStatus(current.tx_hash, CANCELLED, "cancelled")
+
+    def balance(self, wallet: str, isin: str) -> Decimal:
+        with self.db.cursor() as cur:
+            return self._balance(cur, wallet, isin)
+
+    def balances(self) -> dict[tuple[str, str], Decimal]:
+        with self.db.cursor() as cur:
+            rows = cur.execute("SELECT wallet, isin, units FROM chain_balances").fetchall()
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def minted(self, isin: str) -> Decimal:
+        with self.db.cursor() as cur:
+            row = cur.execute(
+                "SELECT coalesce(sum(qty), 0) FROM chain_transfers WHERE kind = 'MINT' AND isin = %s", (isin,)
+            ).fetchone()
+        return Decimal(row[0]) if row else Decimal(0)
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(cur: Any, key: str) -> Any:
+        return cur.execute(
+            "SELECT tx_hash, status, reason, isin, from_wallet, to_wallet, qty, final_after"
+            " FROM chain_transfers WHERE idempotency_key = %s FOR UPDATE",
+            (key,),
+        ).fetchone()
+
+    def _finalize_if_due(self, cur: Any, row: Any) -> TransferStatus:
+        tx_hash, status, reason, isin, from_wallet, to_wallet, qty, final_after = row
+        if status != PENDING or self.clock.now() < final_after:
+            return TransferStatus(tx_hash, status, reason)
+        if self._balance(cur, from_wallet, isin, lock=True) < qty:
+            cur.execute(
+                "UPDATE chain_transfers SET status = %s, reason = 'insufficient token balance' WHERE tx_hash = %s",
+                (FAILED, tx_hash),
+            )
+            return TransferStatus(tx_hash, FAILED, "insufficient token balance")
+        self._add(cur, from_wallet, isin, -qty)
+        self._add(cur, to_wallet, isin, qty)
+        cur.execute("UPDATE chain_transfers SET status = %s WHERE tx_hash = %s", (FINAL, tx_hash))
+        return TransferStatus(tx_hash, FINAL, None)
+
+    def _mint_once(self, cur: Any, wallet: str, isin: str, now: Any) -> None:
+        key = f"mint:{wallet}:{isin}"
+        inserted = cur.execute(
+            "INSERT INTO chain_transfers (tx_hash, idempotency_key, kind, isin, to_wallet, qty, status,"
+            " submitted_at, final_after) VALUES (%s, %s, 'MINT', %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING tx_hash",
+            (tx_hash_of(key), key, isin, wallet, DEALER_SUPPLY, FINAL, now, now),
+        ).fetchone()
+        if inserted:
+            self._add(cur, wallet, isin, DEALER_SUPPLY)
+
+    @staticmethod
+    def _balance(cur: Any, wallet: str, isin: str, *, lock: bool = False) -> Decimal:
+        row = cur.execute(
+            "SELECT units FROM chain_balances WHERE wallet = %s AND isin = %s"
+            + (" FOR UPDATE" if lock else ""),
+            (wallet, isin),
+        ).fetchone()
+        return Decimal(row[0]) if row else Decimal(0)
+
+    @staticmethod
+    def _add(cur: Any, wallet: str, isin: str, units: Decimal) -> None:
+        cur.execute(
+            "INSERT INTO chain_balances (wallet, isin, units) VALUES (%s, %s, %s)"
+            " ON CONFLICT (wallet, isin) DO UPDATE SET units = chain_balances.units + EXCLUDED.units",
+            (wallet, isin, units),
+        )

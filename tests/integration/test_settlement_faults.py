@@ -1,0 +1,215 @@
+"""The DvP saga under faults: many trades while payments and the chain randomly fail or time out, the saga
+follower is killed and restarted mid-flight, and every event is then delivered again; afterwards every
+DOMAIN.md invariant holds (cash and token conservation, each leg at most once, no settlement non-terminal,
+holdings equal the chain's balances) and the redelivery recorded nothing."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bondflow.auth.principal import Role
+from bondflow.container import Container
+from bondflow.domain.portfolio import Portfolio, portfolio_id
+from bondflow.domain.settlement import investor_wallet, settlement_id
+from bondflow.settings import Settings
+from projections import settlements_view
+from tests.conftest import bearer
+from tests.integration.test_settlement import caught_up, eventually
+
+pytestmark = pytest.mark.integration
+
+ISIN = "INE123A07043"
+FUNDS = Decimal(1_000_000)
+INVESTORS = [f"chaos-{i}" for i in range(4)]
+
+
+@pytest.fixture(params=[0, 1, 5], ids=lambda seed: f"seed{seed}")
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    """Each run draws its random faults from its own seed (1 and 5 make SELL payments fail into breaks)."""
+    return settings.model_copy(
+        update={"payments_sandbox_seed": request.param, "chain_sandbox_seed": request.param}
+    )
+
+
+def restart(container: Container, name: str) -> None:
+    """Kill a follower mid-flight and start a fresh copy from its recorded position."""
+    old = container.followers[name]
+    old.stop()
+    fresh = type(old)(old.follower, container.store, container.db)  # a TimerRunner stays one
+    container.followers[name] = fresh
+    fresh.start()
+
+
+def place(client: TestClient, headers: dict[str, str], side: str, qty: str) -> Any:
+    body = {
+        "isin": ISIN,
+        "side": side,
+        "qty": qty,
+        "limit_clean_price": "102.00" if side == "BUY" else "96.50",
+    }
+    return client.post("/v1/orders", json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+
+
+def all_terminal(container: Container, expected: int, *, or_broken: bool = False) -> bool:
+    counts = settlements_view.counts(container.db)
+    allowed = {"COMPLETED", "FAILED", "BROKEN"} if or_broken else {"COMPLETED", "FAILED"}
+    return sum(counts.values()) == expected and set(counts) <= allowed
+
+
+def resolve_breaks(client: TestClient, container: Container) -> int:
+    """An operator retries every break (a SELL whose dealer payment failed) once the faults are off."""
+    ops = bearer(container, Role.OPS, sub="ops-chaos")
+    broken = client.get("/v1/ops/settlements", params={"state": "BROKEN", "limit": 100}, headers=ops).json()
+    for row in broken["data"]:
+        assert (
+            client.post(f"/v1/ops/settlements/{row['settlement_id']}/retry", headers=ops).status_code == 202
+        )
+    return len(broken["data"])
+
+
+def log_events(container: Container) -> list[Any]:
+    notifications = container.store.recorder.select_notifications(start=1, limit=1_000_000)
+    return [container.store.mapper.to_domain_event(n) for n in notifications]
+
+
+def test_many_trades_under_random_faults_and_a_restart_keep_every_invariant(
+    client: TestClient, container: Container
+) -> None:
+    container.start_followers(["execution"])
+    investors = {sub: bearer(container, sub=sub, funds=FUNDS) for sub in INVESTORS}
+    caught_up(container, "payment_effects")
+    admin = bearer(container, Role.ADMIN)
+    for fault in (
+        {"target": "payments", "mode": "fail_rate", "value": "0.4"},
+        {"target": "chain", "mode": "fail_rate", "value": "0.4"},
+        {"target": "payments", "mode": "timeout_next"},
+        {"target": "chain", "mode": "timeout_next"},
+    ):
+        assert client.post("/v1/sandbox/faults", json=fault, headers=admin).status_code == 202
+    orders = []
+    for round_ in range(3):
+        for sub, headers in investors.items():
+            placed = place(client, headers, "BUY", str(3 + round_))
+            assert placed.status_code == 202, placed.text
+            orders.append((sub, placed.json()["data"]["order_id"]))
+        if round_ == 1:
+            for name in ("settlement_saga", "settlement_payments", "settlement_chain", "settlement_timer"):
+                restart(container, name)
+    trades = eventually(lambda: _executed(client, investors, orders), timeout=30)
+    eventually(lambda: all_terminal(container, len(trades)), timeout=60)
+
+    # a SELL of one unit by every investor who holds some, with the faults still on
+    sells = []
+    for sub, headers in investors.items():
+        portfolio: Portfolio = container.store.repository.get(portfolio_id(sub))
+        if portfolio.free_units(ISIN) >= 1:
+            placed = place(client, headers, "SELL", "1")
+            assert placed.status_code == 202, placed.text
+            sells.append((sub, placed.json()["data"]["order_id"]))
+    trades = eventually(lambda: _executed(client, investors, orders + sells), timeout=30)
+    eventually(lambda: all_terminal(container, len(trades), or_broken=True), timeout=60)
+    client.delete("/v1/sandbox/faults", headers=admin)
+    resolve_breaks(client, container)
+    eventually(lambda: all_terminal(container, len(trades)), timeout=60)
+
+    settle_everything(container)
+    before = container.store.head_position()
+    redeliver_everything(container)
+    assert container.store.head_position() == before, "a redelivered event recorded something"
+    check_invariants(container, client, investors, trades)
+
+
+def _executed(
+    client: TestClient, investors: dict[str, dict[str, str]], orders: list[tuple[str, str]]
+) -> list[dict[str, Any]] | None:
+    trades: list[dict[str, Any]] = []
+    for sub, order_id in orders:
+        order = client.get(f"/v1/orders/{order_id}", headers=investors[sub]).json()["data"]
+        if not order or order["status"] in ("NEW",) or Decimal(order["remaining_qty"]) > 0:
+            return None
+        for fill in order["fills"]:
+            trades.append({"user_id": sub, "order_id": order_id, **fill})
+    return trades
+
+
+def settle_everything(container: Container) -> None:
+    eventually(
+        lambda: all(
+            container.followers[n].follower.position() >= container.store.head_position()
+            for n in container.running
+        )
+    )
+
+
+def redeliver_everything(container: Container) -> None:
+    """Every event delivered again to the saga and to both effect workers (duplicate confirmations)."""
+    settling = container.settlement
+    for event in log_events(container):
+        topic = f"{type(event).__module__}:{type(event).__qualname__}"
+        for follower in (settling.saga, settling.payments_worker, settling.chain_worker):
+            if topic in follower.topics:
+                follower.handle(event)
+
+
+def check_invariants(
+    container: Container,
+    client: TestClient,
+    investors: dict[str, dict[str, str]],
+    trades: list[dict[str, Any]],
+) -> None:
+    settlements = [container.settlement.commands.get(settlement_id(t["trade_id"])) for t in trades]
+    assert all(s.terminal for s in settlements), "a settlement was left non-terminal"
+    states = {s.state.value for s in settlements}
+    assert "COMPLETED" in states and "FAILED" in states, states  # the faults really bit, and not always
+    chain = container.settlement.chain
+    for sub, headers in investors.items():
+        mine = [s for s in settlements if s.user_id == sub and s.state.value == "COMPLETED"]
+        bought = sum((s.consideration for s in mine if s.is_buy), Decimal(0))
+        sold = sum((s.consideration for s in mine if not s.is_buy), Decimal(0))
+        data = client.get("/v1/escrow/balance", headers=headers).json()["data"]
+        assert Decimal(data["reserved"]) == 0
+        assert Decimal(data["available"]) == FUNDS - bought + sold, sub  # cash conservation
+        units = sum((s.qty if s.is_buy else -s.qty for s in mine), Decimal(0))
+        portfolio: Portfolio = container.store.repository.get(portfolio_id(sub))
+        assert portfolio.positions[ISIN].held == units
+        assert chain.balance(investor_wallet(sub), ISIN) == units  # holdings equal the chain
+        assert portfolio.positions[ISIN].pending_buy == 0 and portfolio.positions[ISIN].reserved_sell == 0
+    balances = chain.balances()
+    assert sum(v for (_w, isin), v in balances.items() if isin == ISIN) == chain.minted(ISIN)  # tokens
+    paid = [s for s in settlements if s.paid]
+    assert len(container.settlement.payouts.moved) == len(paid)  # each cash leg at most once
+    with container.db.cursor() as cur:
+        final = cur.execute(
+            "SELECT count(*) FROM chain_transfers WHERE kind = 'TRANSFER' AND status = 'FINAL'"
+        ).fetchone()
+    assert final is not None and final[0] == sum(1 for s in settlements if s.tokens_moved)  # token legs
+
+
+def test_reprocessing_every_event_of_settled_trades_records_nothing_and_moves_nothing(
+    client: TestClient, container: Container
+) -> None:
+    container.start_followers(["execution"])
+    alice = bearer(container, sub="alice", funds=FUNDS)
+    placed = place(client, alice, "BUY", "4")
+    order_id = placed.json()["data"]["order_id"]
+    trades = eventually(lambda: _executed(client, {"alice": alice}, [("alice", order_id)]))
+    eventually(lambda: all_terminal(container, len(trades)))
+    settle_everything(container)
+    before = (
+        container.store.head_position(),
+        container.settlement.chain.balances(),
+        dict(container.settlement.payouts.moved),
+    )
+    redeliver_everything(container)
+    redeliver_everything(container)
+    after = (
+        container.store.head_position(),
+        container.settlement.chain.balances(),
+        dict(container.settlement.payouts.moved),
+    )
+    assert after == before

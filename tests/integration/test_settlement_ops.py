@@ -1,0 +1,131 @@
+"""Break resolution over HTTP: a payment leg whose provider stays unavailable becomes a break operators
+list, retry or force-cancel, never on their own trades; the sandbox fault switches are admin-only and
+absent in prod."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bondflow.adapters.payments_port import PaymentProviderUnavailable
+from bondflow.auth.principal import Role
+from bondflow.container import Container
+from bondflow.settlement.resilience import CircuitBreaker, Retrying
+from tests.conftest import bearer
+from tests.integration.test_settlement import buy, caught_up, eventually, money, order_in, settlement_of
+
+pytestmark = pytest.mark.integration
+
+
+def a_broken_buy(client: TestClient, container: Container) -> tuple[dict[str, str], str, dict[str, str]]:
+    """One BUY whose payment provider times out on every attempt of its (here single-attempt) budget."""
+    container.settlement.payments_worker.retrying = Retrying(
+        CircuitBreaker("payments"), (PaymentProviderUnavailable,), attempts=1
+    )
+    container.start_followers(["execution"])
+    alice = bearer(container, sub="alice", funds=Decimal(100_000))
+    caught_up(container, "payment_effects")
+    admin = bearer(container, Role.ADMIN)
+    client.post("/v1/sandbox/faults", json={"target": "payments", "mode": "timeout_next"}, headers=admin)
+    order_id = buy(client, alice, qty="2")
+    trade_id = eventually(
+        lambda: (client.get(f"/v1/orders/{order_id}", headers=alice).json()["data"] or {}).get("fills")
+    )[0]["trade_id"]
+    broken = settlement_of(client, alice, trade_id, "BROKEN")
+    return alice, order_id, broken
+
+
+def test_an_operator_retries_a_broken_payment_and_the_trade_settles(
+    client: TestClient, container: Container
+) -> None:
+    alice, order_id, broken = a_broken_buy(client, container)
+    ops = bearer(container, Role.OPS, sub="ops-1")
+    listed = client.get("/v1/ops/settlements", params={"state": "BROKEN"}, headers=ops).json()["data"]
+    assert [s["settlement_id"] for s in listed] == [broken["settlement_id"]]
+    assert client.get("/v1/ops/settlements", headers=alice).status_code == 403
+    retried = client.post(f"/v1/ops/settlements/{broken['settlement_id']}/retry", headers=ops)
+    assert retried.status_code == 202, retried.text
+    order_in(client, alice, order_id, "FILLED")
+    done = settlement_of(client, alice, broken["trade_id"], "COMPLETED")
+    assert [h["event"] for h in done["history"]][:5] == [
+        "Started",
+        "PaymentInstructed",
+        "BreakRaised",
+        "RetryRequested",
+        "PaymentConfirmed",
+    ]
+
+
+def test_an_operator_cannot_resolve_a_break_on_their_own_trade(
+    client: TestClient, container: Container
+) -> None:
+    _alice, _order_id, broken = a_broken_buy(client, container)
+    herself = bearer(container, Role.OPS, sub="alice")
+    refused = client.post(f"/v1/ops/settlements/{broken['settlement_id']}/force-cancel", headers=herself)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "BF-AUTH-002"
+
+
+def test_a_force_cancelled_break_releases_the_reservation_and_fails(
+    client: TestClient, container: Container
+) -> None:
+    alice, order_id, broken = a_broken_buy(client, container)
+    ops = bearer(container, Role.OPS, sub="ops-1")
+    cancelled = client.post(f"/v1/ops/settlements/{broken['settlement_id']}/force-cancel", headers=ops)
+    assert cancelled.status_code == 202, cancelled.text
+    failed = settlement_of(client, alice, broken["trade_id"], "FAILED")
+    assert failed["failure"]["code"] == "BF-SET-009"
+    order_in(client, alice, order_id, "CANCELLED")
+    eventually(lambda: money(client, alice) == (Decimal(100_000), Decimal(0)))
+    again = client.post(f"/v1/ops/settlements/{broken['settlement_id']}/force-cancel", headers=ops)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "BF-SET-008"
+
+
+def test_sandbox_faults_are_admin_only_and_validated(client: TestClient, container: Container) -> None:
+    investor = bearer(container, sub="someone")
+    body = {"target": "chain", "mode": "fail_rate", "value": 0.5}
+    assert client.post("/v1/sandbox/faults", json=body, headers=investor).status_code == 403
+    admin = bearer(container, Role.ADMIN)
+    assert client.post("/v1/sandbox/faults", json=body, headers=admin).status_code == 202
+    assert container.settlement.faults["chain"].fail_rate == 0.5
+    for bad in (
+        {"target": "moon", "mode": "fail_next"},
+        {"target": "chain", "mode": "explode"},
+        {"target": "chain", "mode": "fail_rate", "value": "2"},
+        {"target": "chain", "mode": "fail_rate"},
+    ):
+        answer = client.post("/v1/sandbox/faults", json=bad, headers=admin)
+        assert answer.status_code == 400, (bad, answer.text)
+    assert client.delete("/v1/sandbox/faults", headers=admin).status_code == 200
+    assert container.settlement.faults["chain"].fail_rate == 0.0
+
+
+def test_a_sell_whose_dealer_payment_is_refused_becomes_a_break_that_a_retry_settles(
+    client: TestClient, container: Container
+) -> None:
+    container.start_followers(["execution"])
+    alice = bearer(container, sub="alice", funds=Decimal(100_000))
+    order_in(client, alice, buy(client, alice, qty="5"), "FILLED")
+    caught_up(container, "payment_effects")
+    admin = bearer(container, Role.ADMIN)
+    client.post("/v1/sandbox/faults", json={"target": "payments", "mode": "fail_next"}, headers=admin)
+    before, _ = money(client, alice)
+    body = {"isin": "INE123A07043", "side": "SELL", "qty": "1", "limit_clean_price": "96.50"}
+    placed = client.post("/v1/orders", json=body, headers={**alice, "Idempotency-Key": "sell-1"})
+    assert placed.status_code == 202, placed.text
+    order_id = placed.json()["data"]["order_id"]
+    fills = eventually(
+        lambda: (client.get(f"/v1/orders/{order_id}", headers=alice).json()["data"] or {}).get("fills")
+    )
+    broken = settlement_of(client, alice, fills[0]["trade_id"], "BROKEN")
+    assert broken["legs"]["token"]["state"] == "FINAL" and broken["legs"]["payment"]["state"] == "FAILED"
+    ops = bearer(container, Role.OPS, sub="ops-1")
+    no = client.post(f"/v1/ops/settlements/{broken['settlement_id']}/force-cancel", headers=ops)
+    assert no.status_code == 409  # the tokens are with the dealer: the cash must be chased, not undone
+    assert client.post(f"/v1/ops/settlements/{broken['settlement_id']}/retry", headers=ops).status_code == 202
+    done = settlement_of(client, alice, fills[0]["trade_id"], "COMPLETED")
+    order_in(client, alice, order_id, "FILLED")
+    eventually(lambda: money(client, alice) == (before + Decimal(done["consideration"]), Decimal(0)))
+    assert container.settlement.chain.balance("investor:alice", "INE123A07043") == Decimal(4)
