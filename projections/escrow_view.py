@@ -3,7 +3,6 @@ Rows and position commit together; each row also keeps the position of the last 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,8 +10,7 @@ from typing import Any
 
 from bondflow.adapters.postgres import Database
 from bondflow.domain.escrow import EscrowAccount, PaymentKind, PaymentStatus
-from bondflow.followers import Positioned
-from projections import positions
+from projections.postgres_projector import PostgresProjector
 
 DDL = """
 CREATE TABLE IF NOT EXISTS escrow_balances (
@@ -90,29 +88,12 @@ def _topic(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-class EscrowProjector:
+class EscrowProjector(PostgresProjector):
     name = "escrow_view"
+    ddl = DDL
     topics = frozenset(_topic(c) for c in EVENTS)
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def setup(self) -> None:
-        positions.ensure_table(self.db)
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:escrow_view', 0))")
-            cur.execute(DDL)
-
-    def position(self) -> int:
-        return positions.read_position(self.db, self.name)
-
-    def process(self, events: Sequence[Positioned], upto: int) -> None:
-        with self.db.transaction() as cur:
-            for item in events:
-                self._apply(cur, item.event, item.position)
-            positions.record_position(cur, self.name, upto)
-
-    def _apply(self, cur: Any, event: Any, position: int) -> None:
+    def apply(self, cur: Any, event: Any, position: int) -> None:
         kind = type(event)
         if kind is OPENED:
             cur.execute(

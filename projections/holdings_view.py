@@ -6,15 +6,13 @@ units at its clean price (the average is volume-weighted), a SELL removes units 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from bondflow.adapters.postgres import Database
 from bondflow.domain.trades import Trade
-from bondflow.followers import Positioned
-from projections import positions
+from projections.postgres_projector import PostgresProjector
 
 DDL = """
 CREATE TABLE IF NOT EXISTS holdings_view (
@@ -31,30 +29,12 @@ CREATE TABLE IF NOT EXISTS holdings_view (
 EXECUTED = Trade.TradeExecuted  # type: ignore[attr-defined]
 
 
-class HoldingsProjector:
+class HoldingsProjector(PostgresProjector):
     name = "holdings_view"
+    ddl = DDL
     topics = frozenset({f"{EXECUTED.__module__}:{EXECUTED.__qualname__}"})
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def setup(self) -> None:
-        positions.ensure_table(self.db)
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:holdings_view', 0))")
-            cur.execute(DDL)
-
-    def position(self) -> int:
-        return positions.read_position(self.db, self.name)
-
-    def process(self, events: Sequence[Positioned], upto: int) -> None:
-        with self.db.transaction() as cur:
-            for item in events:
-                self._apply(cur, item.event, item.position)
-            positions.record_position(cur, self.name, upto)
-
-    @staticmethod
-    def _apply(cur: Any, event: Any, position: int) -> None:
+    def apply(self, cur: Any, event: Any, position: int) -> None:
         signed = event.qty if event.side == "BUY" else -event.qty
         cur.execute(
             "INSERT INTO holdings_view (user_id, isin, qty, avg_clean_price, updated_at, position)"

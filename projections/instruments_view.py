@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from orjson import dumps
 
-from bondflow.adapters.postgres import Database
 from bondflow.domain.instruments import Instrument
 from bondflow.domain.market_calendar import MarketCalendar
-from bondflow.followers import Positioned
-from projections import positions
+from projections.postgres_projector import PostgresProjector
 
 DDL = """
 CREATE TABLE IF NOT EXISTS instruments_view (
@@ -79,32 +76,14 @@ def topic(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-class InstrumentsProjector:
+class InstrumentsProjector(PostgresProjector):
     name = "instruments_view"
+    ddl = DDL
     topics = frozenset(
         topic(c) for c in (LISTED, SUSPENDED, RESUMED, PRICE_SET, CALENDAR_OPENED, HOLIDAY_ADDED)
     )
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def setup(self) -> None:
-        positions.ensure_table(self.db)
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:instruments_view', 0))")
-            cur.execute(DDL)
-
-    def position(self) -> int:
-        return positions.read_position(self.db, self.name)
-
-    def process(self, events: Sequence[Positioned], upto: int) -> None:
-        with self.db.transaction() as cur:
-            for item in events:
-                self._apply(cur, item.event, item.position)
-            positions.record_position(cur, self.name, upto)
-
-    @staticmethod
-    def _apply(cur: Any, event: Any, position: int) -> None:
+    def apply(self, cur: Any, event: Any, position: int) -> None:
         if isinstance(event, LISTED):
             values = [getattr(event, c) for c in LISTED_COLUMNS]
             values[11], values[12] = dumps(values[11]).decode(), dumps(values[12]).decode()

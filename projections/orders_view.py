@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from orjson import dumps
 
-from bondflow.adapters.postgres import Database
 from bondflow.domain.orders import Order, OrderStatus
-from bondflow.followers import Positioned
-from projections import positions
+from projections.postgres_projector import PostgresProjector
 
 DDL = """
 CREATE TABLE IF NOT EXISTS orders_view (
@@ -49,8 +46,9 @@ def _topic(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-class OrdersProjector:
+class OrdersProjector(PostgresProjector):
     name = "orders_view"
+    ddl = DDL
     topics = frozenset(
         _topic(c)
         for c in (
@@ -66,26 +64,7 @@ class OrdersProjector:
         )
     )
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def setup(self) -> None:
-        positions.ensure_table(self.db)
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:orders_view', 0))")
-            cur.execute(DDL)
-
-    def position(self) -> int:
-        return positions.read_position(self.db, self.name)
-
-    def process(self, events: Sequence[Positioned], upto: int) -> None:
-        with self.db.transaction() as cur:
-            for item in events:
-                self._apply(cur, item.event, item.position)
-            positions.record_position(cur, self.name, upto)
-
-    @staticmethod
-    def _apply(cur: Any, event: Any, position: int) -> None:
+    def apply(self, cur: Any, event: Any, position: int) -> None:
         if isinstance(event, PLACED):
             cur.execute(
                 "INSERT INTO orders_view (order_id, user_id, isin, side, qty, limit_clean_price, status,"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from psycopg import sql
@@ -10,9 +9,8 @@ from psycopg import sql
 from bondflow.adapters.postgres import Database
 from bondflow.domain.settlement import Settlement
 from bondflow.domain.trades import Trade
-from bondflow.followers import Positioned
-from projections import positions
 from projections.pagination import Sort, decode_cursor, encode_cursor
+from projections.postgres_projector import PostgresProjector, event_topic
 
 DDL = """
 CREATE TABLE IF NOT EXISTS trades_view (
@@ -57,56 +55,40 @@ FIELDS = (
 )
 
 
-class TradesProjector:
+class TradesProjector(PostgresProjector):
     name = "trades_view"
-    topics = frozenset(f"{c.__module__}:{c.__qualname__}" for c in (EXECUTED, SETTLED, SETTLEMENT_FAILED))
+    ddl = DDL
+    topics = frozenset(event_topic(c) for c in (EXECUTED, SETTLED, SETTLEMENT_FAILED))
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def setup(self) -> None:
-        positions.ensure_table(self.db)
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:trades_view', 0))")
-            cur.execute(DDL)
-
-    def position(self) -> int:
-        return positions.read_position(self.db, self.name)
-
-    def process(self, events: Sequence[Positioned], upto: int) -> None:
-        with self.db.transaction() as cur:
-            for item in events:
-                e: Any = item.event
-                if not isinstance(e, EXECUTED):  # the settlement saga's outcome for this trade
-                    trade_id = e.originator_id if isinstance(e, SETTLED) else e.trade_id
-                    state = "SETTLED" if isinstance(e, SETTLED) else "FAILED"
-                    cur.execute(
-                        "UPDATE trades_view SET settlement_state = %s WHERE trade_id = %s", (state, trade_id)
-                    )
-                    continue
-                cur.execute(
-                    "INSERT INTO trades_view (trade_id, order_id, user_id, isin, side, dealer, qty, clean_price,"
-                    " accrued_per_100, consideration, fees, trade_date, settlement_date, executed_at, position)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (
-                        e.originator_id,
-                        e.order_id,
-                        e.user_id,
-                        e.isin,
-                        e.side,
-                        e.dealer,
-                        e.qty,
-                        e.clean_price,
-                        e.accrued_per_100,
-                        e.consideration,
-                        e.fees,
-                        e.trade_date,
-                        e.settlement_date,
-                        e.timestamp,
-                        item.position,
-                    ),
-                )
-            positions.record_position(cur, self.name, upto)
+    def apply(self, cur: Any, event: Any, position: int) -> None:
+        e = event
+        if not isinstance(e, EXECUTED):  # the settlement saga's outcome for this trade
+            trade_id = e.originator_id if isinstance(e, SETTLED) else e.trade_id
+            state = "SETTLED" if isinstance(e, SETTLED) else "FAILED"
+            cur.execute("UPDATE trades_view SET settlement_state = %s WHERE trade_id = %s", (state, trade_id))
+            return
+        cur.execute(
+            "INSERT INTO trades_view (trade_id, order_id, user_id, isin, side, dealer, qty, clean_price,"
+            " accrued_per_100, consideration, fees, trade_date, settlement_date, executed_at, position)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            (
+                e.originator_id,
+                e.order_id,
+                e.user_id,
+                e.isin,
+                e.side,
+                e.dealer,
+                e.qty,
+                e.clean_price,
+                e.accrued_per_100,
+                e.consideration,
+                e.fees,
+                e.trade_date,
+                e.settlement_date,
+                e.timestamp,
+                position,
+            ),
+        )
 
 
 def list_trades(
