@@ -36,6 +36,7 @@ test: lint ## lint, then the whole suite against real PostgreSQL, chDB and Kafka
 bench: $(STAMP) ## benchmarks, each against a baseline measured in the same run
 	$(BIN)/python -m bondflow.bench
 	$(BIN)/python -m bondflow.bench.order_paths
+	$(BIN)/python -m bondflow.bench.order_to_filled
 	$(BIN)/python -m bondflow.bench.audit
 
 .PHONY: help install run lint format test bench
