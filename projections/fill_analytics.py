@@ -16,6 +16,7 @@ from bondflow.domain.orders import Order
 from bondflow.domain.trades import Trade
 from bondflow.execution.advisor import DealerRecord
 from bondflow.followers import Positioned
+from projections.clickhouse_projector import ClickHouseProjector
 
 ROUTED = Order.OrderRouted  # type: ignore[attr-defined]
 EXECUTED = Trade.TradeExecuted  # type: ignore[attr-defined]
@@ -30,8 +31,6 @@ DDL = (
         side LowCardinality(String), qty Decimal(20, 6), clean_price Decimal(12, 4),
         improvement_bp Decimal(12, 4), consideration Decimal(20, 2), day Date, position UInt64
     ) ENGINE = ReplacingMergeTree(position) ORDER BY trade_id""",
-    """CREATE TABLE IF NOT EXISTS {db}.checkpoints (name String, position UInt64)
-        ENGINE = ReplacingMergeTree(position) ORDER BY name""",
 )
 
 
@@ -39,23 +38,10 @@ def _topic(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-class FillAnalyticsProjector:
+class FillAnalyticsProjector(ClickHouseProjector):
+    ddl = DDL
     name = "fill_analytics"
     topics = frozenset({_topic(ROUTED), _topic(EXECUTED)})
-
-    def __init__(self, ch: ClickHouse) -> None:
-        self.ch = ch
-
-    def setup(self) -> None:
-        self.ch.ensure_database()
-        for statement in DDL:
-            self.ch.command(statement)
-
-    def position(self) -> int:
-        rows = self.ch.query(
-            "SELECT max(position) FROM {db}.checkpoints FINAL WHERE name = {name:String}", {"name": self.name}
-        )
-        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def process(self, events: Sequence[Positioned], upto: int) -> None:
         requests: list[list[Any]] = []
@@ -106,7 +92,7 @@ class FillAnalyticsProjector:
                 "position",
             ),
         )
-        self.ch.insert("checkpoints", [[self.name, upto]], ("name", "position"))
+        self.checkpoint(upto)
 
 
 def dealer_records(ch: ClickHouse, isin: str | None = None) -> dict[str, DealerRecord]:

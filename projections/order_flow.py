@@ -17,6 +17,7 @@ from bondflow.adapters.clickhouse import ClickHouse
 from bondflow.clock import IST
 from bondflow.domain.orders import OrderStatus
 from bondflow.followers import Positioned
+from projections.clickhouse_projector import ClickHouseProjector
 from projections.orders_view import ACCEPTED, CANCELLED, PLACED, REJECTED, _topic
 
 DDL = (
@@ -30,31 +31,14 @@ DDL = (
         placed_at DateTime64(6, 'UTC'),
         position UInt64
     ) ENGINE = ReplacingMergeTree(position) ORDER BY order_id""",
-    """CREATE TABLE IF NOT EXISTS {db}.checkpoints (
-        name String,
-        position UInt64
-    ) ENGINE = ReplacingMergeTree(position) ORDER BY name""",
 )
 COLUMNS = ("order_id", "isin", "side", "qty", "status", "trade_day", "placed_at", "position")
 
 
-class OrderFlowProjector:
+class OrderFlowProjector(ClickHouseProjector):
+    ddl = DDL
     name = "order_flow"
     topics = frozenset(_topic(c) for c in (PLACED, ACCEPTED, REJECTED, CANCELLED))
-
-    def __init__(self, ch: ClickHouse) -> None:
-        self.ch = ch
-
-    def setup(self) -> None:
-        self.ch.ensure_database()
-        for statement in DDL:
-            self.ch.command(statement)
-
-    def position(self) -> int:
-        rows = self.ch.query(
-            "SELECT max(position) FROM {db}.checkpoints FINAL WHERE name = {name:String}", {"name": self.name}
-        )
-        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def process(self, events: Sequence[Positioned], upto: int) -> None:
         latest: dict[Any, list[Any]] = {}
@@ -73,7 +57,7 @@ class OrderFlowProjector:
             if row is not None:
                 latest[row[0]] = changed[row[0]] = row
         self.ch.insert("order_flow", list(changed.values()), COLUMNS)
-        self.ch.insert("checkpoints", [[self.name, upto]], ("name", "position"))
+        self.checkpoint(upto)
 
 
 def _apply(row: list[Any] | None, event: Any, position: int) -> list[Any] | None:
