@@ -7,6 +7,7 @@ from datetime import UTC, timedelta
 
 from bondflow.adapters.clickhouse import ClickHouse, default_dsn
 from bondflow.adapters.postgres import Database, eventsourcing_env, start_embedded_postgres
+from bondflow.adapters.sandbox_faults import SharedFaults
 from bondflow.auth.keys import SigningKey
 from bondflow.auth.tokens import TokenService
 from bondflow.clock import Clock, OffsetClock, SystemClock, record_events_with
@@ -29,6 +30,7 @@ from projections.kafka_relay import KafkaRelay
 from projections.order_flow import OrderFlowProjector
 from projections.orders_view import OrdersProjector
 from projections.regulator_stream import RegulatorStreamProjector
+from projections.settlements_view import SettlementsProjector
 from projections.trades_view import TradesProjector
 from projections.users_view import InvestorsProjector
 
@@ -56,11 +58,15 @@ def open_store(settings: Settings) -> tuple[Database, EventStore]:
 
 
 def clock_from(settings: Settings) -> Clock:
-    """The system clock, or in development a clock running from `BONDFLOW_CLOCK_START`."""
+    """The system clock, or in development a clock running from `BONDFLOW_CLOCK_START` (from the moment
+    `BONDFLOW_CLOCK_ANCHOR` names, or from this process's start)."""
     if settings.clock_start is None:
         return SystemClock()
     start = settings.clock_start if settings.clock_start.tzinfo else settings.clock_start.replace(tzinfo=UTC)
-    return OffsetClock(start)
+    anchor = settings.clock_anchor
+    if anchor is not None and anchor.tzinfo is None:
+        anchor = anchor.replace(tzinfo=UTC)
+    return OffsetClock(start, anchored_at=anchor)
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
@@ -75,10 +81,15 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         signing_key, clock, timedelta(seconds=settings.token_ttl_seconds), oidc_verifier(settings, clock)
     )
     metrics = Metrics()
-    investors = build_investors(settings, db, store, tokens, clock)
-    payments = build_payments(settings, db, store, clock)
-    trading = build_trading(settings, db, store, clock, clickhouse, investors.attributes, payments.escrow)
-    settlement = build_settlement(settings, db, store, clock, payments.escrow, payments.provider.faults)
+    faults = sandbox_fault_switches(settings, db)
+    investors = build_investors(settings, db, store, tokens, clock, faults=faults["kyc"])
+    payments = build_payments(settings, db, store, clock, faults=faults["payments"])
+    trading = build_trading(
+        settings, db, store, clock, clickhouse, investors.attributes, payments.escrow, faults["venue"]
+    )
+    settlement = build_settlement(
+        settings, db, store, clock, payments.escrow, faults["payments"], faults["chain"]
+    )
     container = Container(
         settings=settings,
         clock=clock,
@@ -94,6 +105,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         payments=payments,
         trading=trading,
         settlement=settlement,
+        faults=faults,
     )
     followers: tuple[Follower, ...] = (
         *postgres_read_models(db, signing_key),
@@ -118,6 +130,19 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
     return container
 
 
+def sandbox_fault_switches(settings: Settings, db: Database) -> dict[str, SharedFaults]:
+    """The sandbox adapters' fault switches, in PostgreSQL so that every process sees the same ones."""
+    seeds = {
+        "payments": settings.payments_sandbox_seed,
+        "chain": settings.chain_sandbox_seed,
+        "kyc": settings.payments_sandbox_seed,
+        "venue": settings.venue_seed,
+    }
+    switches = {target: SharedFaults(db, target, seed=seed) for target, seed in seeds.items()}
+    switches["payments"].setup()
+    return switches
+
+
 def postgres_read_models(db: Database, signing_key: SigningKey) -> list[Follower]:
     """Every PostgreSQL projector: what `serve` runs and what `bondflow replay` rebuilds."""
     return [
@@ -128,6 +153,7 @@ def postgres_read_models(db: Database, signing_key: SigningKey) -> list[Follower
         InvestorsProjector(db),
         EscrowProjector(db),
         RegulatorStreamProjector(db, signing_key.sign),
+        SettlementsProjector(db),
     ]
 
 

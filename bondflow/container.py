@@ -9,6 +9,7 @@ from psycopg import sql
 
 from bondflow.adapters.clickhouse import ClickHouse
 from bondflow.adapters.postgres import Database
+from bondflow.adapters.sandbox_faults import SharedFaults
 from bondflow.auth.keys import SigningKey
 from bondflow.auth.tokens import TokenService
 from bondflow.clock import Clock
@@ -42,6 +43,7 @@ class Container:
     payments: Payments
     trading: Trading
     settlement: Settling
+    faults: dict[str, SharedFaults] = field(default_factory=dict)  # the sandbox adapters' fault switches
     followers: dict[str, FollowerRunner] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bondflow.adapters.kyc_sandbox import Delivery, HttpDelivery, SandboxKycProvider
 from bondflow.adapters.postgres import Database
+from bondflow.adapters.sandbox_faults import FaultSwitches
 from bondflow.auth.oidc import OidcVerifier
 from bondflow.auth.tokens import TokenService
 from bondflow.clock import Clock
@@ -58,6 +59,7 @@ def build_investors(
     clock: Clock,
     *,
     delivery: Delivery | None = None,
+    faults: FaultSwitches | None = None,
 ) -> Investors:
     secrets = settings.webhook_hmac_secret.get_secret_value()
     vault = Vault(db, settings.master_key.get_secret_value())
@@ -87,6 +89,7 @@ def build_investors(
         secrets.split(",")[0].strip(),  # providers sign with the newest secret; we accept every listed one
         clock,
         delay_seconds=settings.kyc_sandbox_delay_seconds,
+        faults=faults,
     )
     followers: tuple[Follower, ...] = (InvestorsProjector(db), KycEffectWorker(db, handoff, provider))
     return Investors(vault, users, kyc, attributes, provider, followers)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bondflow.adapters.payments_sandbox import Faults, SandboxPaymentProvider
+from bondflow.adapters.payments_sandbox import SandboxPaymentProvider
 from bondflow.adapters.postgres import Database
+from bondflow.adapters.sandbox_faults import FaultSwitches
 from bondflow.adapters.webhook_sender import Delivery, HttpDelivery, SignedWebhookSender
 from bondflow.clock import Clock
 from bondflow.eventstore import EventStore
@@ -35,7 +36,13 @@ class Payments:
 
 
 def build_payments(
-    settings: Settings, db: Database, store: EventStore, clock: Clock, *, delivery: Delivery | None = None
+    settings: Settings,
+    db: Database,
+    store: EventStore,
+    clock: Clock,
+    *,
+    delivery: Delivery | None = None,
+    faults: FaultSwitches | None = None,
 ) -> Payments:
     secrets = settings.webhook_hmac_secret.get_secret_value()
     verifier = WebhookVerifier(db, clock, secrets, source="payments")
@@ -51,7 +58,7 @@ def build_payments(
     provider = SandboxPaymentProvider(
         sender,
         delay_seconds=settings.payments_sandbox_delay_seconds,
-        faults=Faults(seed=settings.payments_sandbox_seed),
+        faults=faults,
     )
     followers: tuple[Follower, ...] = (EscrowProjector(db), PaymentEffectWorker(store, db, provider))
     return Payments(escrow, commands, provider, followers)

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     chain_sandbox_finality_seconds: float = Field(default=0.02, ge=0, le=60)
     chain_sandbox_seed: int = 0  # the sandbox chain's fault RNG (fail_rate)
     clock_start: datetime | None = None  # dev only: run the clock from this instant (a chosen trading day)
+    # dev only: the real instant at which the clock showed `clock_start` (default: when the process started),
+    # so that several processes (API, workers, a restarted worker) share one shifted clock
+    clock_anchor: datetime | None = None
     seed_demo_data: bool = True  # dev only: demo bonds and the holiday calendar on `serve`
 
     @property

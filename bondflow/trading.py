@@ -8,6 +8,7 @@ from typing import Any
 
 from bondflow.adapters.clickhouse import ClickHouse
 from bondflow.adapters.postgres import Database
+from bondflow.adapters.sandbox_faults import FaultSwitches
 from bondflow.adapters.venue import SandboxVenue
 from bondflow.clock import Clock
 from bondflow.eventstore import EventStore
@@ -38,12 +39,13 @@ def build_trading(
     clickhouse: ClickHouse,
     attributes: AttributeReader,
     escrow: EscrowService,
+    venue_faults: FaultSwitches | None = None,
 ) -> Trading:
     market = MarketData(store)
     allowlist = None if settings.trading_allowlist is None else frozenset(settings.trading_allowlist)
     rules = TradingRules(fee_bps=settings.trading_fee_bps, allowlist=allowlist)
     orders = OrderCommands(store, InFlightGuard(db), clock, market, attributes, escrow, rules)
-    venue = SandboxVenue(seed=settings.venue_seed)
+    venue = SandboxVenue(seed=settings.venue_seed, faults=venue_faults)
 
     def records(isin: str) -> Any:
         return dealer_records(clickhouse, isin)

@@ -3,14 +3,16 @@ PostgreSQL tables (it stands for the outside world), with finality `finality_del
 the injected clock and a `tx_hash` per transfer.
 
 Dealer wallets are minted a fixed supply per ISIN the first time they send it (recorded as a MINT), so per
-ISIN the sum over wallets always equals the sum of mints. Faults (shared `Faults` switches):
-`timeout_next` raises `ChainUnavailable` before anything is recorded; `fail_next` and `fail_rate` make the
-chain reject a transfer. A transfer that would overdraw its sender fails at submission or at finality.
+ISIN the sum over wallets always equals the sum of mints. Fault switches (target `chain`): `timeout_next` /
+`timeout_rate` raise `ChainUnavailable` before anything is recorded; `fail_next` and `fail_rate` make the
+chain reject a transfer; `stall_rate` leaves a transfer pending for good (its deadline then cancels it).
+A transfer that would overdraw its sender fails at submission or at finality.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,11 +25,12 @@ from bondflow.adapters.chain_port import (
     ChainUnavailable,
     TransferStatus,
 )
-from bondflow.adapters.payments_sandbox import Faults
 from bondflow.adapters.postgres import Database
+from bondflow.adapters.sandbox_faults import Faults, FaultSwitches
 from bondflow.clock import Clock
 
 DEALER_SUPPLY = Decimal(10_000_000)
+STALLED = timedelta(days=36_500)  # a transfer the chain never finalises (fault `stall_rate`)
 
 DDL = """
 CREATE TABLE IF NOT EXISTS chain_balances (
@@ -63,12 +66,13 @@ class SandboxChain:
         clock: Clock,
         *,
         finality_delay: timedelta = timedelta(milliseconds=20),
-        faults: Faults | None = None,
+        faults: FaultSwitches | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.finality_delay = finality_delay
-        self.faults = faults or Faults()
+        self.faults: FaultSwitches = faults or Faults("chain")
+        self._calls = itertools.count()
 
     def setup(self) -> None:
         with self.db.transaction() as cur:
@@ -82,12 +86,15 @@ class SandboxChain:
             known = self._row(cur, idempotency_key)
             if known is not None:
                 return self._finalize_if_due(cur, known)
-            if self.faults.take("timeout_next"):
+            if self.faults.take("timeout_next") or self.faults.hits(
+                "timeout_rate", f"{idempotency_key}#{next(self._calls)}"
+            ):
                 raise ChainUnavailable("sandbox chain: injected timeout")
             now = self.clock.now()
             if from_wallet.startswith("dealer:"):
                 self._mint_once(cur, from_wallet, isin, now)
-            rejected = self.faults.take("fail_next") or self.faults.rng.random() < self.faults.fail_rate
+            rejected = self.faults.take("fail_next") or self.faults.hits("fail_rate", idempotency_key)
+            delay = STALLED if self.faults.hits("stall_rate", idempotency_key) else self.finality_delay
             reason = "rejected by the chain (injected)" if rejected else None
             if reason is None and self._balance(cur, from_wallet, isin) < qty:
                 reason = "insufficient token balance"
@@ -105,7 +112,7 @@ class SandboxChain:
                     FAILED if reason else PENDING,
                     reason,
                     now,
-                    now + self.finality_delay,
+                    now + delay,
                 ),
             )
             return TransferStatus(tx_hash, FAILED if reason else PENDING, reason)

@@ -6,11 +6,16 @@ and about half a second later calls back with a webhook signed exactly as API.md
 injected delivery callable: an HTTP POST to the server's own loopback URL in `bondflow serve`, the test
 client in tests. Failed deliveries are retried with backoff and a fresh nonce; the event id stays the
 same, so BondFlow sees a redelivery. The PAN is used to decide and then dropped.
+
+Fault switches (target `kyc`): `fail_next`, `timeout_next` and `timeout_rate` make `start` raise
+`KycProviderUnavailable` (the effect worker retries); `fail_rate` makes the provider reject the check;
+`duplicate_rate` delivers the webhook twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -19,6 +24,7 @@ import httpx
 import orjson
 
 from bondflow.adapters.kyc_port import KycProviderUnavailable, KycRequest
+from bondflow.adapters.sandbox_faults import Faults, FaultSwitches
 from bondflow.clock import Clock
 from bondflow.webhooks import signed_headers
 
@@ -48,13 +54,15 @@ class SandboxKycProvider:
         *,
         delay_seconds: float = 0.5,
         max_attempts: int = 5,
+        faults: FaultSwitches | None = None,
     ) -> None:
         self.deliver = deliver
         self.secret = secret
         self.clock = clock
         self.delay_seconds = delay_seconds
         self.max_attempts = max_attempts
-        self.fail_next = False  # fault injection: the next start raises KycProviderUnavailable
+        self.faults: FaultSwitches = faults or Faults("kyc")
+        self._calls = itertools.count()
         self.accepted: list[str] = []  # idempotency keys of the verifications actually started
         self.sent: dict[str, bytes] = {}  # process token -> the webhook body delivered for it
         self._seen: set[str] = set()
@@ -63,17 +71,23 @@ class SandboxKycProvider:
         self._closed = False
 
     def start(self, request: KycRequest) -> None:
+        key = request.idempotency_key
         with self._lock:
-            if self.fail_next:
-                self.fail_next = False
-                raise KycProviderUnavailable("sandbox KYC provider: injected failure")
             if request.idempotency_key in self._seen:
                 return
-            self._seen.add(request.idempotency_key)
-            self.accepted.append(request.idempotency_key)
-        body = self._decide(request)
+            if (
+                self.faults.take("fail_next")
+                or self.faults.take("timeout_next")
+                or self.faults.hits("timeout_rate", f"{key}#{next(self._calls)}")
+            ):
+                raise KycProviderUnavailable("sandbox KYC provider: injected failure")
+            self._seen.add(key)
+            self.accepted.append(key)
+        body = self._decide(request, refused=self.faults.hits("fail_rate", key))
         self.sent[request.process_token] = body
         self._schedule(self.delay_seconds, body, 1)
+        if self.faults.hits("duplicate_rate", key):
+            self._schedule(self.delay_seconds * 2, body, 1)
 
     def redeliver(self, process_token: str) -> int:
         """Send the same provider event again (fresh timestamp and nonce), as real providers sometimes do."""
@@ -90,9 +104,9 @@ class SandboxKycProvider:
                 timer.join(timeout=10)
 
     @staticmethod
-    def _decide(request: KycRequest) -> bytes:
+    def _decide(request: KycRequest, *, refused: bool = False) -> bytes:
         digest = hashlib.sha256(request.idempotency_key.encode()).hexdigest()
-        verified = request.pan[5:9] != REJECTED_DIGITS
+        verified = request.pan[5:9] != REJECTED_DIGITS and not refused
         payload = {
             "event_id": f"evt_{digest[:32]}",
             "process_token": request.process_token,

@@ -2,75 +2,45 @@
 
 `initiate` remembers its idempotency key (the same key returns the same provider reference and sends one
 webhook), decides the outcome and about 0.3 s later calls back with a webhook signed as API.md says.
-Amounts ending in `.13` paise fail. `Faults` switches failures on for tests and chaos runs:
+Amounts ending in `.13` paise fail. Fault switches (`bondflow.adapters.sandbox_faults`, target `payments`)
+turn failures on for tests and chaos runs:
 
 - `fail_next`: the next `initiate` is refused (`PaymentInitiationFailed`, BF-PAY-006);
-- `timeout_next`: the next `initiate` times out before the provider accepts anything
-  (`PaymentProviderUnavailable`); a retry with the same key then succeeds;
-- `fail_rate`: each accepted payment fails with this probability, drawn from a seeded RNG.
+- `timeout_next` / `timeout_rate`: `initiate` times out before the provider accepts anything
+  (`PaymentProviderUnavailable`); a retry with the same key then may go through;
+- `fail_rate`: each accepted payment fails with this probability (drawn per idempotency key);
+- `duplicate_rate`: the webhook is delivered twice (a provider's redelivery).
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
+import itertools
 import threading
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 import orjson
 
 from bondflow.adapters.payments_port import PaymentProviderUnavailable
+from bondflow.adapters.sandbox_faults import Faults, FaultSwitches
 from bondflow.adapters.webhook_sender import SignedWebhookSender
 from bondflow.errors import PaymentInitiationFailed
 
 FAILING_PAISE = Decimal("0.13")
 
 
-@dataclass
-class Faults:
-    fail_next: bool = False
-    timeout_next: bool = False
-    fail_rate: float = 0.0
-    seed: int = 0
-    rng: random.Random = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)  # noqa: S311 - fault injection, not security
-
-    def set(self, mode: str, value: float | None = None) -> None:
-        if mode == "fail_next":
-            self.fail_next = True
-        elif mode == "timeout_next":
-            self.timeout_next = True
-        elif mode == "fail_rate" and value is not None and 0 <= value <= 1:
-            self.fail_rate = value
-        else:
-            raise ValueError(f"unknown fault {mode!r} (value {value!r})")
-
-    def clear(self) -> None:
-        self.fail_next = self.timeout_next = False
-        self.fail_rate = 0.0
-        self.rng = random.Random(self.seed)  # noqa: S311
-
-    def take(self, name: str) -> bool:
-        """Consume a one-shot switch."""
-        on = bool(getattr(self, name))
-        setattr(self, name, False)
-        return on
-
-
 class SandboxPaymentProvider:
     def __init__(
-        self, sender: SignedWebhookSender, *, delay_seconds: float = 0.3, faults: Faults | None = None
+        self, sender: SignedWebhookSender, *, delay_seconds: float = 0.3, faults: FaultSwitches | None = None
     ) -> None:
         self.sender = sender
         self.delay_seconds = delay_seconds
-        self.faults = faults or Faults()
+        self.faults: FaultSwitches = faults or Faults("payments")
         self.accepted: list[str] = []  # idempotency keys of the payments actually started
         self.sent: dict[str, bytes] = {}  # payment id -> the webhook body sent for it
         self._references: dict[str, str] = {}  # idempotency key -> provider reference
         self._lock = threading.Lock()
+        self._calls = itertools.count()
 
     def initiate(
         self, payment_id: str, amount: Decimal, method: str, idempotency_key: str, *, payout: bool = False
@@ -79,7 +49,9 @@ class SandboxPaymentProvider:
             known = self._references.get(idempotency_key)
             if known is not None:
                 return known
-            if self.faults.take("timeout_next"):
+            if self.faults.take("timeout_next") or self.faults.hits(
+                "timeout_rate", f"{idempotency_key}#{next(self._calls)}"
+            ):
                 raise PaymentProviderUnavailable("sandbox payments provider: injected timeout")
             if self.faults.take("fail_next"):
                 raise PaymentInitiationFailed(
@@ -87,7 +59,8 @@ class SandboxPaymentProvider:
                 )
             digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
             reference = f"SBX{method}{digest[:16].upper()}"
-            failed = amount % 1 == FAILING_PAISE or self.faults.rng.random() < self.faults.fail_rate
+            failed = amount % 1 == FAILING_PAISE or self.faults.hits("fail_rate", idempotency_key)
+            twice = self.faults.hits("duplicate_rate", idempotency_key)
             body = orjson.dumps(
                 {
                     "event_id": f"pevt_{digest[16:48]}",
@@ -101,6 +74,8 @@ class SandboxPaymentProvider:
             self.accepted.append(idempotency_key)
             self.sent[payment_id] = body
         self.sender.send_later(self.delay_seconds, body)
+        if twice:
+            self.sender.send_later(self.delay_seconds * 2, body)
         return reference
 
     def redeliver(self, payment_id: str) -> int:

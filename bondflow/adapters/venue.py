@@ -1,14 +1,20 @@
 """The RFQ venue port and its sandbox: three dealers quoting around the reference price, with finite
-inventory, deterministic for a seed. Executing a quote is idempotent per quote id."""
+inventory, deterministic for a seed. Executing a quote is idempotent per quote id.
+
+Fault switches (target `venue`): `fail_next`, `timeout_next` and `timeout_rate` make an RFQ raise
+`VenueUnavailable`; `fail_rate` makes each dealer decline to quote with that probability."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
+
+from bondflow.adapters.sandbox_faults import Faults, FaultSwitches
 
 TICK = Decimal("0.0001")
 
@@ -67,7 +73,13 @@ SANDBOX_DEALERS = (
 class SandboxVenue:
     """Dealers answer every RFQ; a quote is good for at most the dealer's remaining inventory."""
 
-    def __init__(self, seed: int = 7, profiles: tuple[DealerProfile, ...] = SANDBOX_DEALERS) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        profiles: tuple[DealerProfile, ...] = SANDBOX_DEALERS,
+        *,
+        faults: FaultSwitches | None = None,
+    ) -> None:
         self.seed = seed
         self.profiles = {p.name: p for p in profiles}
         self.dealers = tuple(self.profiles)
@@ -75,7 +87,8 @@ class SandboxVenue:
         self._executed: dict[str, Fill] = {}
         self._quotes: dict[str, str] = {}  # quote id → isin
         self._lock = threading.Lock()
-        self.fail_next = 0
+        self.faults: FaultSwitches = faults or Faults("venue")
+        self._calls = itertools.count()
 
     def _rng(self, *parts: str) -> random.Random:
         digest = hashlib.sha256("\x1f".join((str(self.seed), *parts)).encode()).digest()
@@ -90,12 +103,18 @@ class SandboxVenue:
         reference_clean_price: Decimal,
         dealers: list[str],
     ) -> list[Quote]:
+        if (
+            self.faults.take("fail_next")
+            or self.faults.take("timeout_next")
+            or self.faults.hits("timeout_rate", f"{rfq_id}#{next(self._calls)}")
+        ):
+            raise VenueUnavailable("sandbox venue: injected failure")
+        declined = {name for name in dealers if self.faults.hits("fail_rate", f"{rfq_id}:{name}")}
         with self._lock:
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                raise VenueUnavailable("sandbox venue: injected failure")
             quotes = []
             for name in dealers:
+                if name in declined:
+                    continue
                 profile = self.profiles[name]
                 jitter = self._rng(rfq_id, name).randint(-profile.jitter_bp, profile.jitter_bp)
                 # the dealer sells to a BUY above the reference and buys from a SELL below it

@@ -12,6 +12,7 @@ from bondflow.container import Container
 from commands.instrument_routes import router as instrument_command_router
 from commands.payment_routes import router as payment_command_router
 from commands.routes import router as command_router
+from commands.sandbox_routes import router as sandbox_router
 from commands.settlement_routes import router as settlement_command_router
 from commands.user_routes import router as investor_command_router
 from projections.instrument_routes import router as instrument_query_router
@@ -50,4 +51,5 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(payment_query_router)
     app.include_router(settlement_command_router)
     app.include_router(settlement_query_router)
+    app.include_router(sandbox_router)
     return app

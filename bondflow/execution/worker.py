@@ -5,7 +5,9 @@ per fill, cancels the unfilled remainder (immediate-or-cancel) and releases what
 It alone calls the venue. Routing is recorded before any quote is requested, so a racing cancel either
 lands first (the worker then skips the order) or is refused (`BF-ORD-008`): one outcome, never both.
 Quote ids derive from the order, and executing a quote twice is the same fill, so a crash and a
-redelivery never trade twice.
+redelivery never trade twice. A venue that does not answer is retried with backoff behind a circuit
+breaker; if it still does not answer, the order is cancelled like any unfilled IOC remainder, with the
+reason `VENUE_DOWN_REASON`, and everything it reserved is released.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from bondflow.adapters.venue import Quote, Venue
+from bondflow.adapters.venue import Quote, Venue, VenueUnavailable
 from bondflow.clock import Clock, business_date
 from bondflow.domain.ids import derived_id
 from bondflow.domain.orders import Order
@@ -28,6 +30,7 @@ from bondflow.domain.trades import Trade, trade_id_for
 from bondflow.eventstore import EventStore
 from bondflow.execution.advisor import ExecutionAdvisor
 from bondflow.followers import Positioned
+from bondflow.resilience import CircuitBreaker, RetriesExhausted, Retrying
 from commands.escrow import EscrowService
 from commands.market_data import MarketData
 from projections import positions
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 ACCEPTED = Order.OrderAccepted  # type: ignore[attr-defined]
 WORKER = "system:execution"
 IOC_REASON = "IOC: no acceptable quote for the remainder"
+VENUE_DOWN_REASON = "IOC: the venue did not answer the RFQ"
 
 
 class ExecutionWorker:
@@ -53,6 +57,7 @@ class ExecutionWorker:
         market: MarketData,
         escrow: EscrowService,
         fee_bps: Decimal,
+        retrying: Retrying | None = None,
     ) -> None:
         self.store = store
         self.db = db
@@ -62,6 +67,7 @@ class ExecutionWorker:
         self.market = market
         self.escrow = escrow
         self.fee_bps = fee_bps
+        self.retrying = retrying or Retrying(CircuitBreaker("venue"), (VenueUnavailable,), attempts=5)
 
     def setup(self) -> None:
         positions.ensure_table(self.db)
@@ -107,9 +113,16 @@ class ExecutionWorker:
             )
             self.store.save(order)  # from now on the order cannot be cancelled by the investor
 
-        quotes = self.venue.request_quotes(
-            rfq_id, order.isin, order.side, order.qty, facts.reference_clean_price, advice.dealers
-        )
+        reason = IOC_REASON
+        try:
+            quotes = self.retrying.call(
+                lambda: self.venue.request_quotes(
+                    rfq_id, order.isin, order.side, order.qty, facts.reference_clean_price, advice.dealers
+                )
+            )
+        except RetriesExhausted as exc:
+            log.warning("venue unavailable, order cancelled: %s", exc, extra={"order_id": str(order.id)})
+            quotes, reason = [], VENUE_DOWN_REASON
         acceptable = [
             q for q in quotes if (q.clean_price <= cap if order.side == "BUY" else q.clean_price >= cap)
         ]
@@ -127,7 +140,7 @@ class ExecutionWorker:
             trade = self._fill(order, quote, facts, today, settlement)
             if trade is not None:
                 trades.append(trade)
-        order.cancel_unfilled(reason=IOC_REASON, actor_id=WORKER, request_id=rfq_id)
+        order.cancel_unfilled(reason=reason, actor_id=WORKER, request_id=rfq_id)
         self._release_unused(order, trades, account, portfolio)
         self.store.save(order, *trades, account, portfolio)
 

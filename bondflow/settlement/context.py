@@ -3,22 +3,22 @@ workers with their sandbox adapters (chain ledger, payouts), the deadline timer 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from bondflow.adapters.chain_port import ChainUnavailable
 from bondflow.adapters.chain_sandbox import SandboxChain
 from bondflow.adapters.payments_port import PaymentProviderUnavailable
-from bondflow.adapters.payments_sandbox import Faults
 from bondflow.adapters.payout_sandbox import SandboxPayouts
 from bondflow.adapters.postgres import Database
+from bondflow.adapters.sandbox_faults import FaultSwitches
 from bondflow.clock import Clock
 from bondflow.eventstore import EventStore
 from bondflow.followers import Follower
+from bondflow.resilience import CircuitBreaker, Retrying
 from bondflow.settings import Settings
 from bondflow.settlement.commands import SettlementCommands
 from bondflow.settlement.effects import ChainLegWorker, PaymentLegWorker
-from bondflow.settlement.resilience import CircuitBreaker, Retrying
 from bondflow.settlement.saga import SettlementSaga
 from bondflow.settlement.timer import DeadlineTimer
 from commands.escrow import EscrowService
@@ -35,7 +35,6 @@ class Settling:
     chain: SandboxChain
     payouts: SandboxPayouts
     projector: SettlementsProjector
-    faults: dict[str, Faults] = field(default_factory=dict)
 
     @property
     def followers(self) -> tuple[Follower, ...]:
@@ -49,7 +48,8 @@ def build_settlement(
     store: EventStore,
     clock: Clock,
     escrow: EscrowService,
-    payment_faults: Faults,
+    payment_faults: FaultSwitches,
+    chain_faults: FaultSwitches,
 ) -> Settling:
     commands = SettlementCommands(
         store,
@@ -59,11 +59,11 @@ def build_settlement(
         token_timeout=timedelta(seconds=settings.settlement_token_timeout_seconds),
     )
     seed = settings.chain_sandbox_seed
-    chain_faults = Faults(seed=seed)
     finality = timedelta(seconds=settings.chain_sandbox_finality_seconds)
     chain = SandboxChain(db, clock, finality_delay=finality, faults=chain_faults)
     chain.setup()
-    payouts = SandboxPayouts(payment_faults)
+    payouts = SandboxPayouts(db, payment_faults)
+    payouts.setup()
     pay_retry = Retrying(CircuitBreaker("payments"), (PaymentProviderUnavailable,), seed=seed)
     chain_retry = Retrying(CircuitBreaker("chain"), (ChainUnavailable,), seed=seed)
     return Settling(
@@ -75,5 +75,4 @@ def build_settlement(
         chain=chain,
         payouts=payouts,
         projector=SettlementsProjector(db),
-        faults={"payments": payment_faults, "chain": chain_faults},
     )

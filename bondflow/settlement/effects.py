@@ -20,8 +20,8 @@ from bondflow.domain.ids import derived_id
 from bondflow.domain.settlement import PAYMENT_STEP, TOKEN_STEP, Settlement
 from bondflow.errors import PaymentInitiationFailed, SettlementTimeout
 from bondflow.followers import Positioned
+from bondflow.resilience import RetriesExhausted, Retrying
 from bondflow.settlement.commands import SettlementCommands
-from bondflow.settlement.resilience import RetriesExhausted, Retrying
 from bondflow.settlement.saga import topic_of
 from projections import positions
 

@@ -153,7 +153,7 @@ def wait_for_provider_calls(container: Container, count: int, timeout: float = 1
 def test_a_provider_outage_is_retried_by_the_effect_worker_until_verified(
     kyc_client: TestClient, container: Container
 ) -> None:
-    container.investors.kyc_provider.fail_next = True
+    container.faults["kyc"].set("fail_next")
     _email, headers, _user_id = signed_up_investor(kyc_client)
     kyc_client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
     assert wait_for_kyc(kyc_client, headers, "verified")["status"] == "verified"

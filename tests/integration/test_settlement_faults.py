@@ -1,5 +1,6 @@
-"""The DvP saga under faults: many trades while payments and the chain randomly fail or time out, the saga
-follower is killed and restarted mid-flight, and every event is then delivered again; afterwards every
+"""The DvP saga under faults, in one process: many trades while payments and the chain randomly fail or time
+out, the settlement followers are stopped and restarted mid-flight (`test_settlement_killed_workers` runs
+them as processes and SIGKILLs them), and every event is then delivered again; afterwards every
 DOMAIN.md invariant holds (cash and token conservation, each leg at most once, no settlement non-terminal,
 holdings equal the chain's balances) and the redelivery recorded nothing."""
 
@@ -45,14 +46,16 @@ def restart(container: Container, name: str) -> None:
     fresh.start()
 
 
-def place(client: TestClient, headers: dict[str, str], side: str, qty: str) -> Any:
+def place(client: TestClient, headers: dict[str, str], side: str, qty: str, key: str | None = None) -> Any:
+    """Place an order; a chosen Idempotency-Key makes its ids, and so the sandboxes' fault draws, repeatable."""
     body = {
         "isin": ISIN,
         "side": side,
         "qty": qty,
         "limit_clean_price": "102.00" if side == "BUY" else "96.50",
     }
-    return client.post("/v1/orders", json=body, headers={**headers, "Idempotency-Key": uuid.uuid4().hex})
+    idempotency_key = key or uuid.uuid4().hex
+    return client.post("/v1/orders", json=body, headers={**headers, "Idempotency-Key": idempotency_key})
 
 
 def all_terminal(container: Container, expected: int, *, or_broken: bool = False) -> bool:
@@ -161,7 +164,10 @@ def check_invariants(
     client: TestClient,
     investors: dict[str, dict[str, str]],
     trades: list[dict[str, Any]],
+    *,
+    deposits: dict[str, Decimal] | None = None,
 ) -> None:
+    """`deposits`: what each investor paid in (confirmed) on top of `FUNDS` during the run."""
     settlements = [container.settlement.commands.get(settlement_id(t["trade_id"])) for t in trades]
     assert all(s.terminal for s in settlements), "a settlement was left non-terminal"
     states = {s.state.value for s in settlements}
@@ -173,7 +179,8 @@ def check_invariants(
         sold = sum((s.consideration for s in mine if not s.is_buy), Decimal(0))
         data = client.get("/v1/escrow/balance", headers=headers).json()["data"]
         assert Decimal(data["reserved"]) == 0
-        assert Decimal(data["available"]) == FUNDS - bought + sold, sub  # cash conservation
+        paid_in = FUNDS + (deposits or {}).get(sub, Decimal(0))
+        assert Decimal(data["available"]) == paid_in - bought + sold, sub  # cash conservation
         units = sum((s.qty if s.is_buy else -s.qty for s in mine), Decimal(0))
         portfolio: Portfolio = container.store.repository.get(portfolio_id(sub))
         assert portfolio.positions[ISIN].held == units

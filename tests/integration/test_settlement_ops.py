@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from bondflow.adapters.payments_port import PaymentProviderUnavailable
 from bondflow.auth.principal import Role
 from bondflow.container import Container
-from bondflow.settlement.resilience import CircuitBreaker, Retrying
+from bondflow.resilience import CircuitBreaker, Retrying
 from tests.conftest import bearer
 from tests.integration.test_settlement import buy, caught_up, eventually, money, order_in, settlement_of
 
@@ -89,7 +89,7 @@ def test_sandbox_faults_are_admin_only_and_validated(client: TestClient, contain
     assert client.post("/v1/sandbox/faults", json=body, headers=investor).status_code == 403
     admin = bearer(container, Role.ADMIN)
     assert client.post("/v1/sandbox/faults", json=body, headers=admin).status_code == 202
-    assert container.settlement.faults["chain"].fail_rate == 0.5
+    assert container.faults["chain"].rate("fail_rate") == 0.5
     for bad in (
         {"target": "moon", "mode": "fail_next"},
         {"target": "chain", "mode": "explode"},
@@ -99,7 +99,7 @@ def test_sandbox_faults_are_admin_only_and_validated(client: TestClient, contain
         answer = client.post("/v1/sandbox/faults", json=bad, headers=admin)
         assert answer.status_code == 400, (bad, answer.text)
     assert client.delete("/v1/sandbox/faults", headers=admin).status_code == 200
-    assert container.settlement.faults["chain"].fail_rate == 0.0
+    assert container.faults["chain"].rate("fail_rate") == 0.0
 
 
 def test_a_sell_whose_dealer_payment_is_refused_becomes_a_break_that_a_retry_settles(

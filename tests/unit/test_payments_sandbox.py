@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -10,7 +11,8 @@ import orjson
 import pytest
 
 from bondflow.adapters.payments_port import PaymentProviderUnavailable
-from bondflow.adapters.payments_sandbox import Faults, SandboxPaymentProvider
+from bondflow.adapters.payments_sandbox import SandboxPaymentProvider
+from bondflow.adapters.sandbox_faults import Faults
 from bondflow.adapters.webhook_sender import SignedWebhookSender
 from bondflow.clock import ManualClock
 from bondflow.errors import PaymentInitiationFailed
@@ -86,3 +88,16 @@ def test_a_fail_rate_is_reproducible_for_a_seed() -> None:
 
     first = outcomes()
     assert first == outcomes() and {"FAILED", "CONFIRMED"} <= set(first)
+
+
+def test_a_duplicate_rate_delivers_the_same_webhook_twice() -> None:
+    inbox = Inbox()
+    provider = sandbox(inbox, Faults(duplicate_rate=1.0))
+    provider.initiate("pay-1", Decimal("1"), "UPI", "key-1")
+    deadline = time.monotonic() + 3
+    while len(inbox.received) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    provider.close()
+    bodies = [body for body, _headers in inbox.received]
+    assert len(bodies) == 2 and bodies[0] == bodies[1]
+    assert inbox.received[0][1]["X-BF-Nonce"] != inbox.received[1][1]["X-BF-Nonce"]
