@@ -119,6 +119,29 @@ def test_the_readme_session_funds_places_replays_and_reads_an_order(
         assert executed["filled_qty"] == "10.000000", executed
         trades = http.get("/v1/trades").json()["data"]
         assert sum(Decimal(t["qty"]) for t in trades) == Decimal(10)
+        # DvP: both legs settle, the order reaches FILLED, holdings show the bond valued with its analytics
+        filled = wait_for(
+            lambda: http.get(f"/v1/orders/{order_id}").json()["data"], lambda o: o["status"] == "FILLED"
+        )
+        assert filled["status"] == "FILLED", filled
+        for trade in trades:
+            settlement = http.get(f"/v1/trades/{trade['trade_id']}/settlement").json()["data"]
+            assert settlement["state"] == "COMPLETED", settlement
+            assert settlement["legs"]["token"]["tx_hash"].startswith("0x")
+        consideration = sum(Decimal(t["consideration"]) for t in trades)
+        balance = wait_for(
+            lambda: http.get("/v1/escrow/balance").json()["data"],
+            lambda b: Decimal(b["available"]) == Decimal(500000) - consideration,
+        )
+        assert (Decimal(balance["available"]), Decimal(balance["reserved"])) == (500000 - consideration, 0)
+        holdings = wait_for(
+            lambda: http.get("/v1/portfolio/holdings").json()["data"]["holdings"],
+            lambda h: any(x["isin"] == "INE123A07043" for x in h),
+        )
+        bond = next(h for h in holdings if h["isin"] == "INE123A07043")
+        assert (
+            Decimal(bond["qty"]) == 10 and bond["ytm"] is not None and bond["modified_duration"] is not None
+        )
         flow = http.get("/v1/analytics/order-flow", params={"min_position": position})
         assert flow.json()["data"][0]["qty"] == "10.000000"
         analytics = http.get("/v1/instruments/INE123A07043/analytics", params={"clean_price": "101.25"})

@@ -81,3 +81,14 @@ def test_the_signing_key_is_created_once_and_reused(tmp_path: Path) -> None:
     assert first.kid == second.kid
     assert first.jwks()["keys"][0]["kid"] == first.kid
     assert (tmp_path / "keys" / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+
+
+def test_processes_given_the_same_clock_anchor_share_one_shifted_clock() -> None:
+    from bondflow.bootstrap import clock_from
+
+    start = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
+    anchor = datetime.now(UTC) - timedelta(seconds=30)  # the first process started 30 s ago
+    later = clock_from(Settings(clock_start=start, clock_anchor=anchor)).now()
+    assert timedelta(seconds=29) < later - start < timedelta(seconds=40)
+    fresh = clock_from(Settings(clock_start=start)).now()  # no anchor: from this process's start
+    assert abs(fresh - start) < timedelta(seconds=5)
