@@ -77,25 +77,19 @@ def test_a_venue_timeout_is_retried_and_the_order_still_fills(
     assert not container.faults["venue"].take("timeout_next"), "the switch was never used"
 
 
-def test_a_venue_that_stays_down_cancels_the_order_and_releases_the_reservation(
-    client: TestClient, container: Container
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [("timeout_rate", VENUE_DOWN_REASON), ("fail_rate", IOC_REASON)],
+    ids=["venue-stays-down", "every-dealer-declines"],
+)
+def test_a_venue_down_or_declining_cancels_the_order_and_releases_the_reservation(
+    client: TestClient, container: Container, mode: str, reason: str
 ) -> None:
     container.start_followers(["execution"])
     alice = bearer(container, sub="alice", funds=Decimal(100_000))
-    switch(client, container, target="venue", mode="timeout_rate", value="1")
+    switch(client, container, target="venue", mode=mode, value="1")
     order = order_in(client, alice, buy(client, alice, qty="5"), "CANCELLED")
-    assert order["filled_qty"] == "0.000000" and VENUE_DOWN_REASON in order["reasons"]
-    eventually(lambda: money(client, alice) == (Decimal(100_000), Decimal(0)))
-
-
-def test_dealers_that_all_decline_leave_an_ioc_order_cancelled(
-    client: TestClient, container: Container
-) -> None:
-    container.start_followers(["execution"])
-    alice = bearer(container, sub="alice", funds=Decimal(100_000))
-    switch(client, container, target="venue", mode="fail_rate", value="1")
-    order = order_in(client, alice, buy(client, alice, qty="5"), "CANCELLED")
-    assert order["filled_qty"] == "0.000000" and IOC_REASON in order["reasons"]
+    assert order["filled_qty"] == "0.000000" and reason in order["reasons"], order["reasons"]
     eventually(lambda: money(client, alice) == (Decimal(100_000), Decimal(0)))
 
 
