@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -17,24 +19,43 @@ cli = typer.Typer(help="BondFlow: tokenized bond trading backend", no_args_is_he
 @cli.command()
 def serve(
     workers: Annotated[
-        bool, typer.Option("--workers/--no-workers", help="run the followers in-process")
+        bool, typer.Option("--workers/--no-workers", help="run the followers (or leave them to `worker`)")
+    ] = True,
+    worker_process: Annotated[
+        bool,
+        typer.Option(
+            "--worker-process/--single-process",
+            help="run the followers that need no ClickHouse in a supervised child process (default), "
+            "or every follower in the server's process",
+        ),
     ] = True,
 ) -> None:
-    """Serve the HTTP API (and, by default, every follower in the same process)."""
+    """Serve the HTTP API and, by default, the followers: those that use ClickHouse in this process, the
+    rest in one supervised worker process."""
     import uvicorn
 
     from bondflow.api.app import create_app
     from bondflow.bootstrap import bootstrap
     from bondflow.logs import configure_logging
+    from bondflow.worker_processes import WorkerProcess, split_followers
 
     settings = Settings()
+    if settings.clock_start is not None and settings.clock_anchor is None:
+        # the worker process must read the same shifted clock as this one
+        settings = settings.model_copy(update={"clock_anchor": datetime.now(UTC)})
     configure_logging(settings.log_level)
     container = bootstrap(settings)
     if settings.seed_demo_data and not settings.is_prod:
         from bondflow.seed import seed_demo
 
         seed_demo(container.instruments)
-    if workers:
+    if workers and worker_process:
+        here, there = split_followers(container.followers)
+        container.start_followers(here)
+        child = WorkerProcess(there, _child_env(settings, container.db.url))
+        child.start()
+        container.processes.append(child)
+    elif workers:
         container.start_followers()
     try:
         uvicorn.run(
@@ -49,24 +70,34 @@ def serve(
         container.close()
 
 
+def _child_env(settings: Settings, database_url: str) -> dict[str, str]:
+    env = {**os.environ, "BONDFLOW_DATABASE_URL": database_url}
+    if settings.clock_anchor is not None:
+        env["BONDFLOW_CLOCK_ANCHOR"] = settings.clock_anchor.isoformat()
+    return env
+
+
 @cli.command()
 def worker(
-    name: Annotated[str, typer.Argument(help="follower name, e.g. orders_view or order_flow")],
+    names: Annotated[list[str], typer.Argument(help="follower names, e.g. orders_view settlement_saga")],
 ) -> None:
-    """Run one follower until interrupted (only one copy leads; others stand by)."""
+    """Run followers until interrupted (only one copy of each leads; others stand by)."""
     from bondflow.bootstrap import bootstrap
     from bondflow.logs import configure_logging
+    from bondflow.worker_processes import watch_parent
 
     settings = Settings()
     configure_logging(settings.log_level)
     container = bootstrap(settings)
-    if name not in container.followers:
+    unknown = sorted(set(names) - set(container.followers))
+    if unknown:
         container.close()
-        raise typer.BadParameter(f"unknown follower {name!r}; choose from {sorted(container.followers)}")
+        raise typer.BadParameter(f"unknown follower(s) {unknown}; choose from {sorted(container.followers)}")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    container.start_followers([name])
+    watch_parent(stop)
+    container.start_followers(names)
     try:
         stop.wait()
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from psycopg import sql
 
@@ -46,6 +47,7 @@ class Container:
     faults: dict[str, SharedFaults] = field(default_factory=dict)  # the sandbox adapters' fault switches
     followers: dict[str, FollowerRunner] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
+    processes: list[Any] = field(default_factory=list)  # supervised worker processes (`serve`)
 
     def start_followers(self, names: list[str] | None = None) -> None:
         for name, runner in self.followers.items():
@@ -68,6 +70,8 @@ class Container:
         self.running.clear()
 
     def close(self) -> None:
+        for process in self.processes:
+            process.stop()
         self.investors.close()
         self.payments.close()
         self.stop_followers()

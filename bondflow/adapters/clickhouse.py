@@ -47,8 +47,16 @@ class ClickHouse:
             raise ValueError(f"invalid ClickHouse database name {database!r}")
         self.dsn = dsn
         self.database = database
-        self._client = _client_for(dsn)
+        self._opened: Any = None
         self._lock = threading.Lock()
+
+    @property
+    def _client(self) -> Any:
+        """Opened on first use: a process that never queries ClickHouse (a PostgreSQL-only worker process
+        beside a server that holds the embedded chDB path) never opens it."""
+        if self._opened is None:
+            self._opened = _client_for(self.dsn)
+        return self._opened
 
     @property
     def embedded(self) -> bool:

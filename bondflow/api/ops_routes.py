@@ -39,6 +39,8 @@ def readyz(container: ContainerDep, request_id: RequestId) -> EnvelopeResponse:
             checks[f"follower:{name}"] = f"failing: {runner.last_error[:200]}"
         else:
             checks[f"follower:{name}"] = "ok" if runner.is_leader.is_set() else "standby"
+    for process in container.processes:
+        checks[f"process:{process.name}"] = "ok" if process.alive else "down: exited"
     down = sorted(k for k, v in checks.items() if v.startswith(("down", "failing")))
     if down:
         return failure(

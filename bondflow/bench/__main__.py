@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from bondflow.bench import baseline, command_path
-from bondflow.bench.cpu import machine_busy_seconds, meter, process_cpu_seconds
+from bondflow.bench.cpu import machine_busy_seconds, meter, process_tree_cpu_seconds
 from bondflow.bench.database import fresh_database, postgres_server
 from bondflow.bench.loadgen import Phase
 from bondflow.bench.report import render, write_json
@@ -66,10 +66,36 @@ def measure(args: argparse.Namespace, workdir: Path) -> tuple[dict[str, Phase], 
         phases["baseline_closed"] = baseline.run_closed(
             url, clients=args.clients, seconds=args.max_seconds, warmup=min(args.warmup, 1.0)
         )
-        step("starting bondflow serve (every follower on)")
+        step("starting bondflow serve (every follower on, in its worker process)")
         with running_server(url, workdir) as server:
             notes, extra = command_phases(args, workdir, server, phases)
+        step("starting bondflow serve --single-process (API and every follower in one interpreter)")
+        with running_server(url, workdir, single_process=True) as server:
+            notes += single_process_phase(args, workdir, server, phases, extra)
     return phases, notes, extra
+
+
+def single_process_phase(
+    args: argparse.Namespace, workdir: Path, server: Server, phases: dict[str, Phase], extra: dict[str, Any]
+) -> list[str]:
+    """Max speed again with every follower in the server's process: what the worker process buys."""
+    admin, investors = mint_tokens(workdir / "var-single", args.investors)
+    prepare(server.base, admin, investors)
+    command_path.wait_for_followers(server.base, 60)
+    step("command path: POST /v1/orders, max speed, single process")
+    cpu = cpu_meters(server)
+    phases["command_closed_single_process"] = command_path.run_closed(
+        server.base, investors, clients=args.clients, seconds=args.max_seconds, warmup=min(args.warmup, 1.0)
+    )
+    cores = cpu()
+    split, single = phases["command_closed"].summary, phases["command_closed_single_process"].summary
+    ratio = split.throughput / single.throughput if single.throughput else float("nan")
+    extra["command_max_worker_process_over_single_process"] = ratio
+    extra["server_cpu_cores_max_speed_single_process"] = cores[0]
+    return [
+        f"orders/s at max speed: serve with its worker process {split.throughput:.1f} vs --single-process "
+        f"{single.throughput:.1f} (ratio {ratio:.2f}); single-process server CPU {cores[0]:.2f} cores",
+    ]
 
 
 def command_phases(
@@ -94,7 +120,7 @@ def command_phases(
     )
     closed_cpu = cpu()
     notes = [
-        f"CPU in cores (server process = API + followers / whole machine of {os.cpu_count()}): "
+        f"CPU in cores (server = API process + its worker process / whole machine of {os.cpu_count()}): "
         f"fixed rate {open_cpu[0]:.2f} / {open_cpu[1]:.2f}, max speed {closed_cpu[0]:.2f} / {closed_cpu[1]:.2f}",
         f"follower backlog after the fixed-rate phase: {backlog} events, drained in {drained:.1f} s",
     ]
@@ -111,7 +137,7 @@ def command_phases(
 
 def cpu_meters(server: Server) -> Callable[[], tuple[float, float]]:
     """Start measuring the server's and the machine's CPU; the result gives both, in cores, since then."""
-    server_meter = meter(lambda: process_cpu_seconds(server.pid))
+    server_meter = meter(lambda: process_tree_cpu_seconds(server.pid))
     machine_meter = meter(machine_busy_seconds)
     return lambda: (server_meter(), machine_meter())
 

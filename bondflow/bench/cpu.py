@@ -18,6 +18,19 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its live children (`bondflow serve` and its worker process)."""
+    total = process_cpu_seconds(pid)
+    tasks = Path(f"/proc/{pid}/task")
+    for task in tasks.iterdir() if tasks.exists() else []:
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        total += sum(process_cpu_seconds(int(child)) for child in children)
+    return total
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds every core together has spent not idle since boot; NaN without /proc."""
     try:

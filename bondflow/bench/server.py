@@ -50,14 +50,25 @@ def server_env(database_url: str, data_dir: Path, port: int) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(database_url: str, workdir: Path, *, ready_within: float = 90.0) -> Iterator[Server]:
-    """Start `bondflow serve` with every follower, yield it, and stop it on the way out."""
+def running_server(
+    database_url: str, workdir: Path, *, single_process: bool = False, ready_within: float = 90.0
+) -> Iterator[Server]:
+    """Start `bondflow serve` with every follower (in its worker process, or all in one process with
+    `single_process`), yield it, and stop it on the way out. Its DATA_DIR is `var` or `var-single`."""
     port = free_port()
-    data_dir = workdir / "var"
-    log_path = workdir / "serve.log"
+    name = "var-single" if single_process else "var"
+    data_dir = workdir / name
+    log_path = workdir / f"serve-{name}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "bondflow.cli",
+        "serve",
+        *(["--single-process"] if single_process else []),
+    ]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bondflow.cli", "serve"],
+        process = subprocess.Popen(  # noqa: S603 - our own executable, fixed arguments
+            command,
             env=server_env(database_url, data_dir, port),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +26,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
+    """(base URL, the environment it runs with, its pid): `bondflow serve` on a free loopback port."""
     port = free_port()
     env = {
         **os.environ,
@@ -53,7 +55,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, s
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"bondflow serve did not become ready:\n{log_path.read_text()[-3000:]}")
             time.sleep(0.2)
-        yield base, env
+        yield base, env, process.pid
     finally:
         process.terminate()
         try:
@@ -83,9 +85,9 @@ def wait_for(read: Callable[[], Any], done: Callable[[Any], bool], seconds: floa
 
 
 def test_the_readme_session_funds_places_replays_and_reads_an_order(
-    server: tuple[str, dict[str, str]],
+    server: tuple[str, dict[str, str], int],
 ) -> None:
-    base, env = server
+    base, env, _pid = server
     auth = {"Authorization": f"Bearer {cli_token(env, 'investor', 'alice', '--kyc-verified')}"}
     body = {"isin": "INE123A07043", "side": "BUY", "qty": 10, "limit_clean_price": 101.5}
     with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
@@ -178,3 +180,44 @@ def test_serve_refuses_to_start_in_prod_with_defaults(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "refusing to start in prod" in result.stderr
     assert not (tmp_path / "pg").exists()
+
+
+def children_of(pid: int) -> list[int]:
+    """Child processes, whichever of the process's threads started them."""
+    tasks = Path(f"/proc/{pid}/task")
+    children = []
+    for task in tasks.iterdir() if tasks.exists() else []:
+        try:
+            children += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
+    return children
+
+
+def test_serve_runs_the_followers_in_a_supervised_worker_process(
+    server: tuple[str, dict[str, str], int],
+) -> None:
+    base, env, pid = server
+    ready = httpx.get(f"{base}/readyz", timeout=5).json()["data"]["checks"]
+    assert ready["process:worker_process"] == "ok", ready
+    assert "follower:order_flow" in ready and "follower:orders_view" not in ready  # ClickHouse stays here
+    (child,) = children_of(pid)
+    os.kill(child, signal.SIGKILL)  # the worker process crashes
+    replaced = wait_for(lambda: children_of(pid), lambda c: len(c) == 1 and c[0] != child)
+    assert len(replaced) == 1 and replaced[0] != child, "the worker process was not restarted"
+    auth = {"Authorization": f"Bearer {cli_token(env, 'investor', 'carol', '--kyc-verified')}"}
+    with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
+        deposit = http.post(
+            "/v1/payments/deposits",
+            json={"amount": "1000", "method": "UPI"},
+            headers={"Idempotency-Key": "deposit-carol"},
+        )
+        assert deposit.status_code == 202, deposit.text
+        # the payment effect worker and the escrow projector live in the restarted worker process
+        balance = wait_for(
+            lambda: http.get("/v1/escrow/balance").json()["data"],
+            lambda b: b is not None and b["available"] == "1000.00",
+        )
+        assert balance["available"] == "1000.00", balance
+    ready = httpx.get(f"{base}/readyz", timeout=5).json()["data"]["checks"]
+    assert ready["process:worker_process"] == "ok", ready
