@@ -35,6 +35,7 @@ PG_TABLES: dict[str, str] = {
     "escrow_balances": "user_id",
     "payments_view": "payment_id",
     "regulator_stream": "seq",
+    "settlements_view": "settlement_id",
 }
 CH_TABLES: dict[str, str] = {
     "order_flow": "order_id",

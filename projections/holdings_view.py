@@ -1,7 +1,9 @@
-"""Holdings in PostgreSQL: units and average clean price per investor and ISIN, fed by trade events.
+"""Holdings in PostgreSQL: units and average clean price per investor and ISIN, fed by settled trades.
 
-Until the settlement saga settles trades, a holding counts executed fills (`TradeExecuted`): a BUY adds
-units at its clean price (the average is volume-weighted), a SELL removes units at the same average.
+A holding counts what the DvP saga settled (`TradeSettled`, both legs final), not executed fills: a settled
+BUY adds units at its clean price (the average is volume-weighted), a settled SELL removes units at the same
+average, and a trade whose settlement fails never shows. A holdings_view built from executed fills (before
+settlement existed) is rebuilt from the log with `bondflow replay --switch`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from bondflow.adapters.postgres import Database
 from bondflow.domain.trades import Trade
-from projections.postgres_projector import PostgresProjector
+from projections.postgres_projector import PostgresProjector, event_topic
 
 DDL = """
 CREATE TABLE IF NOT EXISTS holdings_view (
@@ -26,15 +28,16 @@ CREATE TABLE IF NOT EXISTS holdings_view (
 );
 """
 
-EXECUTED = Trade.TradeExecuted  # type: ignore[attr-defined]
+SETTLED = Trade.TradeSettled  # type: ignore[attr-defined]
 
 
 class HoldingsProjector(PostgresProjector):
     name = "holdings_view"
     ddl = DDL
-    topics = frozenset({f"{EXECUTED.__module__}:{EXECUTED.__qualname__}"})
+    topics = frozenset({event_topic(SETTLED)})
 
     def apply(self, cur: Any, event: Any, position: int) -> None:
+        """One settled trade; `position` guards against applying it twice (redelivery, restart)."""
         signed = event.qty if event.side == "BUY" else -event.qty
         cur.execute(
             "INSERT INTO holdings_view (user_id, isin, qty, avg_clean_price, updated_at, position)"

@@ -1,9 +1,10 @@
-"""Holdings valued server-side and the coupon calendar with TDS, fed by executed trades."""
+"""Holdings valued server-side and the coupon calendar with TDS, fed by settled trades."""
 
 from __future__ import annotations
 
 import uuid
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +14,7 @@ from bondflow.domain.bonds import analyse
 from bondflow.followers import wait_for_position
 from projections import instruments_queries
 from tests.conftest import bearer
+from tests.integration.test_settlement import order_in
 
 pytestmark = pytest.mark.integration
 
@@ -23,19 +25,26 @@ def caught_up(container: Container) -> None:
         assert wait_for_position(container.followers[name].follower.position, head, timeout=30), name
 
 
+def settled_buy(client: TestClient, container: Container, headers: dict[str, str], **order: Any) -> None:
+    """Place a BUY and wait until it is FILLED (every fill settled) and every read model has caught up."""
+    placed = client.post(
+        "/v1/orders",
+        json={"side": "BUY", **order},
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert placed.status_code == 202, placed.text
+    order_id = placed.json()["data"]["order_id"]
+    order_in(client, headers, order_id, "FILLED")
+    caught_up(container)
+
+
 def test_holdings_show_the_bond_with_its_analytics_and_totals(
     client: TestClient, container: Container
 ) -> None:
     container.start_followers(["execution"])
     alice = bearer(container, sub="alice", funds=Decimal(1_000_000))
     for qty in ("10", "5"):
-        response = client.post(
-            "/v1/orders",
-            json={"isin": "INE123A07043", "side": "BUY", "qty": qty, "limit_clean_price": "102"},
-            headers={**alice, "Idempotency-Key": uuid.uuid4().hex},
-        )
-        assert response.status_code == 202, response.text
-        caught_up(container)
+        settled_buy(client, container, alice, isin="INE123A07043", qty=qty, limit_clean_price="102")
     trades = client.get("/v1/trades", headers=alice).json()["data"]
     body = client.get("/v1/portfolio/holdings", headers=alice).json()["data"]
     (holding,) = body["holdings"]
@@ -64,12 +73,7 @@ def test_holdings_show_the_bond_with_its_analytics_and_totals(
 def test_coupons_list_the_next_year_with_tds(client: TestClient, container: Container) -> None:
     container.start_followers(["execution"])
     alice = bearer(container, sub="alice", funds=Decimal(1_000_000))
-    client.post(
-        "/v1/orders",
-        json={"isin": "IN0020240019", "side": "BUY", "qty": "100", "limit_clean_price": "106"},
-        headers={**alice, "Idempotency-Key": "c1"},
-    )
-    caught_up(container)
+    settled_buy(client, container, alice, isin="IN0020240019", qty="100", limit_clean_price="106")
     coupons = client.get("/v1/portfolio/coupons", headers=alice).json()["data"]
     # 7.18% GS 2034, semi-annual on 24 Jan and 24 Jul: 100 units of face 100 earn 359.00 gross each time
     assert [c["coupon_date"] for c in coupons] == ["2027-01-24", "2027-07-24"]
@@ -82,20 +86,10 @@ def test_holdings_as_of_an_earlier_position_equal_what_the_api_answered_then(
 ) -> None:
     container.start_followers(["execution"])
     alice = bearer(container, sub="alice", funds=Decimal(1_000_000))
-    client.post(
-        "/v1/orders",
-        json={"isin": "INE123A07043", "side": "BUY", "qty": "10", "limit_clean_price": "102"},
-        headers={**alice, "Idempotency-Key": "a1"},
-    )
-    caught_up(container)
+    settled_buy(client, container, alice, isin="INE123A07043", qty="10", limit_clean_price="102")
     then_position = container.store.head_position()
     answered_then = client.get("/v1/portfolio/holdings", headers=alice).json()["data"]
-    client.post(
-        "/v1/orders",
-        json={"isin": "INE123A07043", "side": "BUY", "qty": "7", "limit_clean_price": "102"},
-        headers={**alice, "Idempotency-Key": "a2"},
-    )
-    caught_up(container)
+    settled_buy(client, container, alice, isin="INE123A07043", qty="7", limit_clean_price="102")
     now = client.get("/v1/portfolio/holdings", headers=alice).json()["data"]
     assert now["holdings"][0]["qty"] == "17.000000"
     as_of = client.get("/v1/portfolio/holdings", params={"as_of": str(then_position)}, headers=alice)

@@ -1,9 +1,11 @@
 """Replay rebuilds every read model from the log into fresh tables with the same checksums as the live ones,
-answers as of an earlier position, and can switch over."""
+answers as of an earlier position, and can switch over; the settlements it rebuilds (settled, failed and
+pending ones) match the live view, which the deadline timer keeps reading undisturbed."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,11 +13,14 @@ from fastapi.testclient import TestClient
 
 from bondflow.auth.principal import Role
 from bondflow.bootstrap import clickhouse_read_models, postgres_read_models
+from bondflow.clock import ManualClock
 from bondflow.container import Container
 from bondflow.followers import wait_for_position
-from bondflow.replay import pg_checksum, run_replay
+from bondflow.replay import pg_checksum, replay_database, run_replay
 from bondflow.seed import seed_demo
+from projections import settlements_view
 from tests.conftest import bearer
+from tests.integration.test_settlement import buy, eventually, order_in, settlement_of, trades_of
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +39,7 @@ def caught_up(container: Container) -> None:
             "fill_analytics",
             "holdings_view",
             "escrow_view",
+            "settlements_view",
         }:
             assert wait_for_position(follower.position, head, timeout=30), name
 
@@ -143,9 +149,82 @@ def test_a_replay_after_trades_settlements_and_failures_matches_every_live_read_
         "postgres:holdings_view",
         "postgres:escrow_balances",
         "postgres:regulator_stream",
+        "postgres:settlements_view",
         "clickhouse:order_flow",
         "clickhouse:fills",
     ):
         replayed, live = report.checksums[table]  # type: ignore[attr-defined]
         assert replayed == live, table
     assert report.matches  # type: ignore[attr-defined]
+
+
+def settled_failed_and_pending(client: TestClient, container: Container) -> dict[str, str]:
+    """One BUY settled, one whose payment is refused (settlement FAILED) and one whose token transfer never
+    becomes final (TOKEN_REQUESTED, waiting on its deadline). Returns the pending settlement."""
+    container.start_followers(["execution"])
+    alice = bearer(container, sub="alice", funds=Decimal(100_000))
+    order_in(client, alice, buy(client, alice, qty="3"), "FILLED")
+    payments = container.followers["payment_effects"].follower  # the funding deposit went through it first
+    assert wait_for_position(payments.position, container.store.head_position(), timeout=30)
+    admin = bearer(container, Role.ADMIN)
+    fault = client.post("/v1/sandbox/faults", json={"target": "payments", "mode": "fail_next"}, headers=admin)
+    assert fault.status_code == 202, fault.text
+    order_in(client, alice, buy(client, alice, qty="2"), "CANCELLED")
+    container.settlement.chain.finality_delay = timedelta(hours=1)  # the chain stalls
+    container.settlement.chain_worker.finality_wait = 0.05
+    stalled = buy(client, alice, qty="1")
+    (trade,) = eventually(lambda: trades_of(client, alice, stalled))
+    pending = settlement_of(client, alice, trade["trade_id"], "TOKEN_REQUESTED")
+    caught_up(container)
+    return pending
+
+
+def states_in(container: Container, schema: str) -> list[str]:
+    with container.db.cursor() as cur:
+        rows = cur.execute(f'SELECT state FROM "{schema}".settlements_view ORDER BY state').fetchall()
+    return [r[0] for r in rows]
+
+
+def test_a_replay_of_settled_failed_and_pending_settlements_matches_the_live_view_and_leaves_it_alone(
+    client: TestClient, container: Container, clock: ManualClock
+) -> None:
+    pending = settled_failed_and_pending(client, container)
+    live = pg_checksum(container.db, "settlements_view", "settlement_id", "public")
+    report = replay(container)
+    replayed, compared = report.checksums["postgres:settlements_view"]  # type: ignore[attr-defined]
+    assert replayed == compared == live
+    assert report.matches  # type: ignore[attr-defined]
+    schema = report.pg_schema  # type: ignore[attr-defined]
+    assert states_in(container, schema) == ["COMPLETED", "FAILED", "TOKEN_REQUESTED"]
+    later = clock.now() + timedelta(hours=2)
+    replica = replay_database(container.db, schema)
+    try:
+        with replica.cursor() as cur:
+            assert [str(s) for s in settlements_view.due(cur, later)] == [pending["settlement_id"]]
+    finally:
+        replica.close()
+    with container.db.cursor() as cur:
+        assert [str(s) for s in settlements_view.due(cur, later)] == [pending["settlement_id"]]
+    assert pg_checksum(container.db, "settlements_view", "settlement_id", "public") == live  # untouched
+
+    clock.advance(timedelta(minutes=5))  # the deadline timer acts on the live view, not on the replica
+    failed = settlement_of(client, bearer(container, sub="alice"), pending["trade_id"], "FAILED")
+    assert failed["failure"]["code"] == "BF-SET-007"
+    assert states_in(container, schema) == ["COMPLETED", "FAILED", "TOKEN_REQUESTED"]
+    assert states_in(container, "public") == ["COMPLETED", "FAILED", "FAILED"]
+
+
+def test_after_switching_over_the_deadline_timer_reads_the_rebuilt_settlements_view(
+    client: TestClient, container: Container, clock: ManualClock
+) -> None:
+    pending = settled_failed_and_pending(client, container)
+    before = pg_checksum(container.db, "settlements_view", "settlement_id", "public")
+    report = replay(container, switch=True)
+    assert report.checksums["postgres:settlements_view"] == (before, before)  # type: ignore[attr-defined]
+    with container.db.cursor() as cur:
+        moved = cur.execute("SELECT to_regclass(%s)", (f"{report.pg_schema}.settlements_view",)).fetchone()  # type: ignore[attr-defined]
+    assert moved == (None,)  # the rebuilt table is now the live one
+    clock.advance(timedelta(minutes=5))
+    failed = settlement_of(client, bearer(container, sub="alice"), pending["trade_id"], "FAILED")
+    assert failed["failure"]["code"] == "BF-SET-007"
+    assert states_in(container, "public") == ["COMPLETED", "FAILED", "FAILED"]

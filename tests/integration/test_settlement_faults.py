@@ -185,6 +185,12 @@ def check_invariants(
         portfolio: Portfolio = container.store.repository.get(portfolio_id(sub))
         assert portfolio.positions[ISIN].held == units
         assert chain.balance(investor_wallet(sub), ISIN) == units  # holdings equal the chain
+        shown = client.get(
+            "/v1/portfolio/holdings",
+            params={"min_position": container.store.head_position()},
+            headers=headers,
+        ).json()["data"]["holdings"]
+        assert sum((Decimal(h["qty"]) for h in shown if h["isin"] == ISIN), Decimal(0)) == units  # read model
         assert portfolio.positions[ISIN].pending_buy == 0 and portfolio.positions[ISIN].reserved_sell == 0
     balances = chain.balances()
     assert sum(v for (_w, isin), v in balances.items() if isin == ISIN) == chain.minted(ISIN)  # tokens
