@@ -10,7 +10,6 @@ investor erased their data in between, the row no longer opens and nothing is se
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -20,9 +19,8 @@ from bondflow.adapters.kyc_port import KycProvider, KycRequest
 from bondflow.adapters.postgres import Database
 from bondflow.domain.ids import derived_id
 from bondflow.domain.kyc import KycCase, process_token_for
-from bondflow.followers import Positioned
+from bondflow.effect_follower import EffectFollower, topic_of
 from bondflow.pii import DataKeyDestroyed, Vault
-from projections import positions
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +36,6 @@ CREATE TABLE IF NOT EXISTS kyc_handoff (
     created_at timestamptz NOT NULL DEFAULT now()
 )
 """
-
-
-def _topic(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 class KycHandoff:
@@ -90,26 +84,17 @@ class KycHandoff:
             cur.execute("DELETE FROM kyc_handoff WHERE user_id = %s", (user_id,))
 
 
-class KycEffectWorker:
+class KycEffectWorker(EffectFollower):
     name = "kyc_effects"
-    topics = frozenset(_topic(c) for c in (STARTED, RESTARTED))
+    topics = frozenset(topic_of(c) for c in (STARTED, RESTARTED))
 
     def __init__(self, db: Database, handoff: KycHandoff, provider: KycProvider) -> None:
-        self.db = db
+        super().__init__(db)
         self.handoff = handoff
         self.provider = provider
 
-    def setup(self) -> None:
-        positions.ensure_table(self.db)
-
-    def position(self) -> int:
-        return positions.read_position(self.db, self.name)
-
-    def process(self, events: Sequence[Positioned], upto: int) -> None:
-        for item in events:
-            self._start_verification(item.event)
-        with self.db.transaction() as cur:
-            positions.record_position(cur, self.name, upto)
+    def handle(self, event: Any) -> None:
+        self._start_verification(event)
 
     def _start_verification(self, event: Any) -> None:
         attempt = int(getattr(event, "attempt", 1))

@@ -10,7 +10,6 @@ follower runner backs off and resumes from this worker's position, calling again
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import IntegrityError
@@ -19,10 +18,9 @@ from bondflow.adapters.payments_port import PaymentProvider
 from bondflow.adapters.postgres import Database
 from bondflow.domain.escrow import EscrowAccount
 from bondflow.domain.ids import derived_id
+from bondflow.effect_follower import EffectFollower, topic_of
 from bondflow.errors import PaymentInitiationFailed
 from bondflow.eventstore import EventStore
-from bondflow.followers import Positioned
-from projections import positions
 
 log = logging.getLogger(__name__)
 
@@ -31,36 +29,21 @@ DEPOSIT_INITIATED = EscrowAccount.DepositInitiated  # type: ignore[attr-defined]
 WITHDRAWAL_REQUESTED = EscrowAccount.WithdrawalRequested  # type: ignore[attr-defined]
 
 
-def _topic(cls: type) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
 def idempotency_key_of(event: Any) -> str:
     return str(derived_id("payment-initiate", str(event.originator_id), str(event.originator_version)))
 
 
-class PaymentEffectWorker:
+class PaymentEffectWorker(EffectFollower):
     name = "payment_effects"
-    topics = frozenset(_topic(c) for c in (DEPOSIT_INITIATED, WITHDRAWAL_REQUESTED))
+    topics = frozenset(topic_of(c) for c in (DEPOSIT_INITIATED, WITHDRAWAL_REQUESTED))
 
     def __init__(self, store: EventStore, db: Database, provider: PaymentProvider) -> None:
+        super().__init__(db)
         self.store = store
-        self.db = db
         self.provider = provider
 
-    def setup(self) -> None:
-        positions.ensure_table(self.db)
-
-    def position(self) -> int:
-        return positions.read_position(self.db, self.name)
-
-    def process(self, events: Sequence[Positioned], upto: int) -> None:
-        for item in events:
-            self.initiate(item.event)
-            with self.db.transaction() as cur:
-                positions.record_position(cur, self.name, item.position)
-        with self.db.transaction() as cur:
-            positions.record_position(cur, self.name, upto)
+    def handle(self, event: Any) -> None:
+        self.initiate(event)
 
     def initiate(self, event: Any) -> None:
         payout = isinstance(event, WITHDRAWAL_REQUESTED)

@@ -13,7 +13,6 @@ reason `VENUE_DOWN_REASON`, and everything it reserved is released.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -27,13 +26,12 @@ from bondflow.domain.orders import Order
 from bondflow.domain.portfolio import Portfolio, portfolio_id
 from bondflow.domain.pretrade import consideration
 from bondflow.domain.trades import Trade, trade_id_for
+from bondflow.effect_follower import EffectFollower, topic_of
 from bondflow.eventstore import EventStore
 from bondflow.execution.advisor import ExecutionAdvisor
-from bondflow.followers import Positioned
 from bondflow.resilience import CircuitBreaker, RetriesExhausted, Retrying
 from commands.escrow import EscrowService
 from commands.market_data import MarketData
-from projections import positions
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +41,9 @@ IOC_REASON = "IOC: no acceptable quote for the remainder"
 VENUE_DOWN_REASON = "IOC: the venue did not answer the RFQ"
 
 
-class ExecutionWorker:
+class ExecutionWorker(EffectFollower):
     name = "execution"
-    topics = frozenset({f"{ACCEPTED.__module__}:{ACCEPTED.__qualname__}"})
+    topics = frozenset({topic_of(ACCEPTED)})
 
     def __init__(
         self,
@@ -59,8 +57,8 @@ class ExecutionWorker:
         fee_bps: Decimal,
         retrying: Retrying | None = None,
     ) -> None:
+        super().__init__(db)
         self.store = store
-        self.db = db
         self.clock = clock
         self.venue = venue
         self.advisor = advisor
@@ -69,19 +67,8 @@ class ExecutionWorker:
         self.fee_bps = fee_bps
         self.retrying = retrying or Retrying(CircuitBreaker("venue"), (VenueUnavailable,), attempts=5)
 
-    def setup(self) -> None:
-        positions.ensure_table(self.db)
-
-    def position(self) -> int:
-        return positions.read_position(self.db, self.name)
-
-    def process(self, events: Sequence[Positioned], upto: int) -> None:
-        for item in events:
-            self.execute(item.event.originator_id)
-            with self.db.transaction() as cur:
-                positions.record_position(cur, self.name, item.position)
-        with self.db.transaction() as cur:
-            positions.record_position(cur, self.name, upto)
+    def handle(self, event: Any) -> None:
+        self.execute(event.originator_id)
 
     def execute(self, order_id: UUID) -> None:
         for _attempt in range(5):

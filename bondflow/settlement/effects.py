@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -18,12 +17,10 @@ from bondflow.adapters.payout_port import SettlementPayments
 from bondflow.adapters.postgres import Database
 from bondflow.domain.ids import derived_id
 from bondflow.domain.settlement import PAYMENT_STEP, TOKEN_STEP, Settlement
+from bondflow.effect_follower import EffectFollower, topic_of
 from bondflow.errors import PaymentInitiationFailed, SettlementTimeout
-from bondflow.followers import Positioned
 from bondflow.resilience import RetriesExhausted, Retrying
 from bondflow.settlement.commands import SettlementCommands
-from bondflow.settlement.saga import topic_of
-from projections import positions
 
 log = logging.getLogger(__name__)
 
@@ -42,30 +39,15 @@ def idempotency_key(sid: UUID, step: str, attempt: int) -> str:
     return str(derived_id("settlement-effect", str(sid), step, str(attempt)))
 
 
-class _StepWorker:
-    name = ""
+class _StepWorker(EffectFollower):
     step = ""
     request: Any = None
 
     def __init__(self, db: Database, commands: SettlementCommands, retrying: Retrying) -> None:
-        self.db = db
+        super().__init__(db)
         self.commands = commands
         self.retrying = retrying
         self.topics = frozenset(topic_of(c) for c in (self.request, EXPIRED, RETRY))
-
-    def setup(self) -> None:
-        positions.ensure_table(self.db)
-
-    def position(self) -> int:
-        return positions.read_position(self.db, self.name)
-
-    def process(self, events: Sequence[Positioned], upto: int) -> None:
-        for item in events:
-            self.handle(item.event)
-            with self.db.transaction() as cur:
-                positions.record_position(cur, self.name, item.position)
-        with self.db.transaction() as cur:
-            positions.record_position(cur, self.name, upto)
 
     def handle(self, event: Any) -> None:
         if isinstance(event, EXPIRED | RETRY) and event.step != self.step:
