@@ -1,11 +1,10 @@
 """The sandbox's fault switches over HTTP, for every target: they live in PostgreSQL (another process's
 adapters see them), each target takes only the modes it honours, and each fault has its effect — the venue
-down or declining, KYC rejecting or delivering twice, the chain stalling past the token deadline."""
+down or declining, KYC rejecting or delivering twice (the chain's stall: test_settlement's BF-SET-007 test)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -14,14 +13,12 @@ from fastapi.testclient import TestClient
 from bondflow.adapters.postgres import Database
 from bondflow.adapters.sandbox_faults import SharedFaults
 from bondflow.auth.principal import Role
-from bondflow.clock import ManualClock
 from bondflow.container import Container
 from bondflow.domain.kyc import KycCase, case_id_for
-from bondflow.domain.settlement import investor_wallet
 from bondflow.execution.worker import IOC_REASON, VENUE_DOWN_REASON
 from bondflow.settings import Settings
 from tests.conftest import bearer
-from tests.integration.test_settlement import ISIN, buy, eventually, money, order_in, settlement_of, trades_of
+from tests.integration.test_settlement import buy, eventually, money, order_in
 from tests.support.investors import GOOD_PAN, route_webhooks_through, signed_up_investor, wait_for_kyc
 
 pytestmark = pytest.mark.integration
@@ -117,24 +114,3 @@ def test_a_kyc_fail_rate_rejects_and_a_duplicated_webhook_verifies_once(
     case: KycCase = container.store.repository.get(case_id_for(uuid.UUID(user_id)))
     names = [type(e).__qualname__ for e in container.store.events.get(case.id)]
     assert names.count("KycCase.Verified") == 1, names
-
-
-def test_a_chain_stall_switched_on_over_http_ends_in_bf_set_007_and_a_refund(
-    client: TestClient, container: Container, clock: ManualClock
-) -> None:
-    container.settlement.chain_worker.finality_wait = 0.05
-    container.start_followers(["execution"])
-    alice = bearer(container, sub="alice", funds=Decimal(100_000))
-    switch(client, container, target="chain", mode="stall_rate", value="1")
-    order_id = buy(client, alice, qty="3")
-    eventually(
-        lambda: (client.get(f"/v1/orders/{order_id}", headers=alice).json()["data"] or {}).get("fills")
-    )
-    trades = trades_of(client, alice, order_id)
-    for trade in trades:
-        settlement_of(client, alice, trade["trade_id"], "TOKEN_REQUESTED")
-    clock.advance(timedelta(minutes=5))
-    for trade in trades:
-        assert settlement_of(client, alice, trade["trade_id"], "FAILED")["failure"]["code"] == "BF-SET-007"
-    eventually(lambda: money(client, alice) == (Decimal(100_000), Decimal(0)))
-    assert container.settlement.chain.balance(investor_wallet("alice"), ISIN) == 0

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.auth.principal import Role
 from bondflow.container import Container
 from bondflow.domain.settlement import investor_wallet
 from bondflow.domain.trades import Trade
@@ -22,11 +21,10 @@ from tests.conftest import bearer
 from tests.integration.test_settlement import (
     ISIN,
     buy,
-    caught_up,
+    buy_with_the_first_payment_refused,
     eventually,
     order_in,
     settlement_of,
-    trades_of,
 )
 
 pytestmark = pytest.mark.integration
@@ -116,15 +114,9 @@ def test_a_buy_shows_in_holdings_once_it_settles_with_the_settled_qty_and_price(
 def test_a_buy_whose_settlement_fails_leaves_holdings_empty_although_it_executed(
     client: TestClient, container: Container
 ) -> None:
-    container.start_followers(["execution"])
     alice = bearer(container, sub="alice", funds=Decimal(100_000))
-    caught_up(container, "payment_effects")  # the funding deposit has been through the payments sandbox
-    admin = bearer(container, Role.ADMIN)
-    fault = client.post("/v1/sandbox/faults", json={"target": "payments", "mode": "fail_next"}, headers=admin)
-    assert fault.status_code == 202, fault.text
-    order_id = buy(client, alice, qty="5")
-    order = order_in(client, alice, order_id, "CANCELLED", "PARTIAL")
-    (trade,) = trades_of(client, alice, order_id)  # 5 units are well within one dealer's inventory
+    order, trades = buy_with_the_first_payment_refused(client, container, alice)
+    (trade,) = trades  # 5 units are well within one dealer's inventory
     assert Decimal(trade["qty"]) == 5  # the trade executed ...
     failed = settlement_of(client, alice, trade["trade_id"], "COMPLETED", "FAILED")
     assert (failed["state"], failed["failure"]["code"]) == ("FAILED", "BF-PAY-006")  # ... and did not settle

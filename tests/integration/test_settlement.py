@@ -121,18 +121,25 @@ def test_a_funded_investors_buy_settles_to_filled_with_escrow_debited_and_tokens
     assert client.get(f"/v1/trades/{trades[0]['trade_id']}/settlement", headers=bob).status_code == 404
 
 
-def test_a_refused_payment_releases_the_reservation_and_fails_the_settlement(
-    client: TestClient, container: Container
-) -> None:
+def buy_with_the_first_payment_refused(
+    client: TestClient, container: Container, headers: dict[str, str], qty: str = "5"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A BUY whose first dealer payment the payments sandbox refuses: (the order once final, its trades)."""
     container.start_followers(["execution"])
-    alice = bearer(container, sub="alice", funds=Decimal(100_000))
     caught_up(container, "payment_effects")  # the funding deposit has been through the payments sandbox
     admin = bearer(container, Role.ADMIN)
     fault = client.post("/v1/sandbox/faults", json={"target": "payments", "mode": "fail_next"}, headers=admin)
     assert fault.status_code == 202, fault.text
-    order_id = buy(client, alice, qty="5")
-    order = order_in(client, alice, order_id, "CANCELLED", "PARTIAL")
-    trades = trades_of(client, alice, order_id)
+    order_id = buy(client, headers, qty=qty)
+    order = order_in(client, headers, order_id, "CANCELLED", "PARTIAL")
+    return order, trades_of(client, headers, order_id)
+
+
+def test_a_refused_payment_releases_the_reservation_and_fails_the_settlement(
+    client: TestClient, container: Container
+) -> None:
+    alice = bearer(container, sub="alice", funds=Decimal(100_000))
+    order, trades = buy_with_the_first_payment_refused(client, container, alice)
     failed = [settlement_of(client, alice, t["trade_id"], "COMPLETED", "FAILED") for t in trades]
     assert [s["state"] for s in failed].count("FAILED") == 1
     first = next(s for s in failed if s["state"] == "FAILED")
@@ -178,10 +185,14 @@ def test_a_rejected_token_transfer_refunds_the_payment_and_fails_the_settlement(
 def test_a_token_transfer_not_final_by_its_deadline_is_refunded_with_bf_set_007(
     client: TestClient, container: Container, clock: ManualClock
 ) -> None:
-    container.settlement.chain.finality_delay = timedelta(hours=1)  # the chain stalls
     container.settlement.chain_worker.finality_wait = 0.05
     container.start_followers(["execution"])
     alice = bearer(container, sub="alice", funds=Decimal(100_000))
+    stall = {"target": "chain", "mode": "stall_rate", "value": "1"}  # transfers are never final
+    assert (
+        client.post("/v1/sandbox/faults", json=stall, headers=bearer(container, Role.ADMIN)).status_code
+        == 202
+    )
     order_id = buy(client, alice, qty="5")
     eventually(
         lambda: (client.get(f"/v1/orders/{order_id}", headers=alice).json()["data"] or {}).get("fills")
