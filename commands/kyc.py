@@ -144,7 +144,7 @@ class KycCommands:
             raise NotFound("no user account for this token", {})
         now = self.clock.now()
         pan_hash = self.vault.lookup_hash("pan", command.pan)
-        consent = self._consent(user, now, ctx)
+        consent, renewed = self._consent(user, now, ctx)
         case = self.attributes.kyc_case(user.id)
         with_aadhaar = command.aadhaar_last4 is not None
         if case is None:
@@ -165,6 +165,7 @@ class KycCommands:
             started_at=now,
             actor_id=ctx.actor_id,
             request_id=ctx.request_id,
+            consent_renewed=renewed,
         ):
             return self._current(case)  # already pending or verified: starting again changes nothing
         self.handoff.put(case.process_token, user.id, command.pan, command.aadhaar_last4)
@@ -231,14 +232,39 @@ class KycCommands:
         position = self.store.save_and_position(*changed)
         return Accepted({"process_token": case.process_token, "status": case.status.value}, position)
 
-    def _consent(self, user: User, now: datetime, ctx: CommandContext) -> Consent:
-        """The investor's consent for KYC verification: granted once, granted again after a revocation."""
+    def revoke_consent(self, purpose: str, ctx: CommandContext) -> Accepted:
+        """The investor withdraws a consent (DPDP). For KYC: a PAN still waiting for the provider is deleted
+        and never sent; a verification already done stays on record (a regulatory record); a new
+        `kyc/start` with consent gives it again and starts a fresh attempt."""
+        user = self.users.own_user(ctx.actor_id)
+        consent = self._existing_consent(user.id, purpose)
+        if consent.active:
+            consent.revoke(purposes=[purpose], actor_id=ctx.actor_id, request_id=ctx.request_id)
+            position = self.store.save_and_position(consent)
+        else:  # revoked already: nothing changes
+            position = position_of(self.store, consent.id, consent.version) or 0
+        if purpose == KYC_PURPOSE:
+            self.handoff.forget_user(user.id)
+        return Accepted({"purpose": purpose, "active": False, "consent_hash": consent.consent_hash}, position)
+
+    def _existing_consent(self, user_id: UUID, purpose: str) -> Consent:
+        try:
+            consent: object = self.store.repository.get(consent_id_for(user_id, purpose))
+        except AggregateNotFoundError:
+            raise NotFound("no consent for this purpose", {"purpose": purpose}) from None
+        if not isinstance(consent, Consent):  # pragma: no cover - ids are namespaced by kind
+            raise TypeError(f"consent for {purpose} is not a Consent")
+        return consent
+
+    def _consent(self, user: User, now: datetime, ctx: CommandContext) -> tuple[Consent, bool]:
+        """The investor's consent for KYC verification: granted once, granted again after a revocation
+        (then True: the consent was renewed)."""
         consent_id = consent_id_for(user.id, KYC_PURPOSE)
         fingerprint = consent_hash(user.id, [KYC_PURPOSE], KYC_CONSENT_TEXT_VERSION, now)
         try:
             consent: object = self.store.repository.get(consent_id)
         except AggregateNotFoundError:
-            return Consent(
+            granted = Consent(
                 id=consent_id,
                 user_id=str(user.id),
                 purposes=[KYC_PURPOSE],
@@ -248,15 +274,17 @@ class KycCommands:
                 actor_id=ctx.actor_id,
                 request_id=ctx.request_id,
             )
+            return granted, False
         if not isinstance(consent, Consent):  # pragma: no cover - ids are namespaced by kind
             raise TypeError(f"{consent_id} is not a Consent")
+        renewed = not consent.active
         consent.grant_again(
             text_version=KYC_CONSENT_TEXT_VERSION,
             consent_hash=fingerprint,
             actor_id=ctx.actor_id,
             request_id=ctx.request_id,
         )
-        return consent
+        return consent, renewed
 
     def _case(self, case_id: UUID | None) -> KycCase:
         case = None if case_id is None else self.attributes.kyc_case_by_id(case_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from bondflow.api.deps import ContainerDep, CurrentPrincipal, JsonBody, RequestId, require_scope
 from bondflow.api.envelope import EnvelopeResponse, ok
@@ -74,6 +74,17 @@ def start_kyc(
     request_id: RequestId,
 ) -> EnvelopeResponse:
     result = container.investors.kyc.start(StartKyc.from_body(body), CommandContext(principal, request_id))
+    return ok(result.data, request_id, status=202, position=result.position)
+
+
+@router.post("/users/me/consents/{purpose}/revoke", status_code=202)
+def revoke_consent(
+    purpose: Annotated[str, Path(max_length=64, pattern=r"^[a-z_]+$")],
+    principal: KycWriter,
+    container: ContainerDep,
+    request_id: RequestId,
+) -> EnvelopeResponse:
+    result = container.investors.kyc.revoke_consent(purpose, CommandContext(principal, request_id))
     return ok(result.data, request_id, status=202, position=result.position)
 
 

@@ -109,9 +109,12 @@ class KycCase(Aggregate):
         started_at: datetime,
         actor_id: str,
         request_id: str,
+        consent_renewed: bool = False,
     ) -> bool:
-        """A rejected investor may try again (a new attempt, a new process token). Otherwise no change."""
-        if self.status is not KycStatus.REJECTED:
+        """A rejected investor may try again (a new attempt, a new process token), and so may one whose
+        pending check lost its consent (revoked, then given again). Otherwise no change."""
+        retry_pending = consent_renewed and self.status is KycStatus.PENDING
+        if self.status is not KycStatus.REJECTED and not retry_pending:
             return False
         self._restarted(
             attempt=self.attempt + 1,

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from bondflow.adapters.kyc_port import KycRequest
 from bondflow.container import Container
 from bondflow.domain.consent import KYC_PURPOSE, Consent, consent_id_for
-from bondflow.followers import Positioned
+from bondflow.followers import Positioned, wait_for_position
 from tests.support.investors import (
     GOOD_PAN,
     REJECTED_PAN,
@@ -158,3 +158,45 @@ def test_a_provider_outage_is_retried_by_the_effect_worker_until_verified(
     kyc_client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
     assert wait_for_kyc(kyc_client, headers, "verified")["status"] == "verified"
     assert len(container.investors.kyc_provider.accepted) == 1
+
+
+def test_revoking_consent_before_the_provider_call_deletes_the_pan_and_a_new_start_asks_again(
+    kyc_client: TestClient, container: Container
+) -> None:
+    container.followers["kyc_effects"].stop()  # the effect worker is down: the PAN waits in the handoff
+    container.running.remove("kyc_effects")
+    _email, headers, user_id = signed_up_investor(kyc_client)
+    started = kyc_client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
+    first_token = started.json()["data"]["process_token"]
+    revoked = kyc_client.post("/v1/users/me/consents/kyc_verification/revoke", headers=headers)
+    assert revoked.status_code == 202, revoked.text
+    assert revoked.json()["data"]["active"] is False
+    consent_events = [
+        type(e).__qualname__
+        for e in container.store.events.get(consent_id_for(uuid.UUID(user_id), KYC_PURPOSE))
+    ]
+    assert consent_events == ["Consent.Granted", "Consent.Revoked"]
+    with container.db.cursor() as cur:
+        assert cur.execute("SELECT count(*) FROM kyc_handoff").fetchone() == (0,)  # the PAN is gone
+    head = container.store.head_position()
+    again = kyc_client.post("/v1/users/me/consents/kyc_verification/revoke", headers=headers)
+    assert again.status_code == 202 and container.store.head_position() == head  # once is enough
+    unknown = kyc_client.post("/v1/users/me/consents/marketing/revoke", headers=headers)
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "BF-NF-001"
+
+    stopped = container.followers["kyc_effects"]
+    container.followers["kyc_effects"] = type(stopped)(stopped.follower, container.store, container.db)
+    container.start_followers(["kyc_effects"])  # a fresh runner from the recorded position
+    head = container.store.head_position()
+    assert wait_for_position(container.followers["kyc_effects"].follower.position, head, timeout=10)
+    assert container.investors.kyc_provider.accepted == []  # the withdrawn request was never sent
+    restarted = kyc_client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
+    assert restarted.status_code == 202, restarted.text
+    assert restarted.json()["data"]["process_token"] != first_token  # a fresh attempt under the new consent
+    assert wait_for_kyc(kyc_client, headers, "verified")["status"] == "verified"
+    assert len(container.investors.kyc_provider.accepted) == 1
+    consent_events = [
+        type(e).__qualname__
+        for e in container.store.events.get(consent_id_for(uuid.UUID(user_id), KYC_PURPOSE))
+    ]
+    assert consent_events == ["Consent.Granted", "Consent.Revoked", "Consent.Regranted"]

@@ -90,3 +90,17 @@ def test_an_admin_cannot_approve_their_own_kyc() -> None:
         tier="full", reason="checked", decided_at=NOW, actor_id="admin-1", request_id="r"
     )
     assert (case.status, case.tier) == (KycStatus.VERIFIED, "full")
+
+
+def test_a_pending_case_restarts_only_when_its_consent_was_renewed_and_the_old_answer_is_then_ignored() -> (
+    None
+):
+    case = started()
+    first = case.process_token
+    again = {"pan_hash": "h" * 64, "with_aadhaar": False, "consent_id": "c", "started_at": NOW}
+    assert not case.restart(**again, actor_id=str(USER), request_id="r")  # pending: nothing changes
+    assert case.restart(**again, actor_id=str(USER), request_id="r", consent_renewed=True)
+    assert case.process_token != first and case.status is KycStatus.PENDING
+    assert not answer(case, "evt-old", token=first)  # the provider's answer to the withdrawn attempt
+    assert answer(case, "evt-new") and case.status is KycStatus.VERIFIED
+    assert not case.restart(**again, actor_id=str(USER), request_id="r", consent_renewed=True)  # verified
