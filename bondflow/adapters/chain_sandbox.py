@@ -86,15 +86,14 @@ class SandboxChain:
             known = self._row(cur, idempotency_key)
             if known is not None:
                 return self._finalize_if_due(cur, known)
-            if self.faults.take("timeout_next") or self.faults.hits(
-                "timeout_rate", f"{idempotency_key}#{next(self._calls)}"
-            ):
+            on = self.faults.current()  # every switch of the target in one read
+            if on.take("timeout_next") or on.hits("timeout_rate", f"{idempotency_key}#{next(self._calls)}"):
                 raise ChainUnavailable("sandbox chain: injected timeout")
             now = self.clock.now()
             if from_wallet.startswith("dealer:"):
                 self._mint_once(cur, from_wallet, isin, now)
-            rejected = self.faults.take("fail_next") or self.faults.hits("fail_rate", idempotency_key)
-            delay = STALLED if self.faults.hits("stall_rate", idempotency_key) else self.finality_delay
+            rejected = on.take("fail_next") or on.hits("fail_rate", idempotency_key)
+            delay = STALLED if on.hits("stall_rate", idempotency_key) else self.finality_delay
             reason = "rejected by the chain (injected)" if rejected else None
             if reason is None and self._balance(cur, from_wallet, isin) < qty:
                 reason = "insufficient token balance"

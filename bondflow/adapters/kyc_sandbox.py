@@ -75,18 +75,19 @@ class SandboxKycProvider:
         with self._lock:
             if request.idempotency_key in self._seen:
                 return
+            on = self.faults.current()  # every switch of the target in one read
             if (
-                self.faults.take("fail_next")
-                or self.faults.take("timeout_next")
-                or self.faults.hits("timeout_rate", f"{key}#{next(self._calls)}")
+                on.take("fail_next")
+                or on.take("timeout_next")
+                or on.hits("timeout_rate", f"{key}#{next(self._calls)}")
             ):
                 raise KycProviderUnavailable("sandbox KYC provider: injected failure")
             self._seen.add(key)
             self.accepted.append(key)
-        body = self._decide(request, refused=self.faults.hits("fail_rate", key))
+        body = self._decide(request, refused=on.hits("fail_rate", key))
         self.sent[request.process_token] = body
         self._schedule(self.delay_seconds, body, 1)
-        if self.faults.hits("duplicate_rate", key):
+        if on.hits("duplicate_rate", key):
             self._schedule(self.delay_seconds * 2, body, 1)
 
     def redeliver(self, process_token: str) -> int:

@@ -49,18 +49,17 @@ class SandboxPaymentProvider:
             known = self._references.get(idempotency_key)
             if known is not None:
                 return known
-            if self.faults.take("timeout_next") or self.faults.hits(
-                "timeout_rate", f"{idempotency_key}#{next(self._calls)}"
-            ):
+            on = self.faults.current()  # every switch of the target in one read
+            if on.take("timeout_next") or on.hits("timeout_rate", f"{idempotency_key}#{next(self._calls)}"):
                 raise PaymentProviderUnavailable("sandbox payments provider: injected timeout")
-            if self.faults.take("fail_next"):
+            if on.take("fail_next"):
                 raise PaymentInitiationFailed(
                     "sandbox payments provider: injected refusal", {"payment_id": payment_id}
                 )
             digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
             reference = f"SBX{method}{digest[:16].upper()}"
-            failed = amount % 1 == FAILING_PAISE or self.faults.hits("fail_rate", idempotency_key)
-            twice = self.faults.hits("duplicate_rate", idempotency_key)
+            failed = amount % 1 == FAILING_PAISE or on.hits("fail_rate", idempotency_key)
+            twice = on.hits("duplicate_rate", idempotency_key)
             body = orjson.dumps(
                 {
                     "event_id": f"pevt_{digest[16:48]}",

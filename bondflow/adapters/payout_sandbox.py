@@ -52,12 +52,11 @@ class SandboxPayouts:
             known = self._result(cur, idempotency_key)
             if known is not None:
                 return known
-            if self.faults.take("timeout_next") or self.faults.hits(
-                "timeout_rate", f"{idempotency_key}#{next(self._calls)}"
-            ):
+            on = self.faults.current()  # every switch of the target in one read
+            if on.take("timeout_next") or on.hits("timeout_rate", f"{idempotency_key}#{next(self._calls)}"):
                 raise PaymentProviderUnavailable("sandbox payouts: injected timeout")
             reference = "SBXSET" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16].upper()
-            refused = self.faults.take("fail_next") or self.faults.hits("fail_rate", idempotency_key)
+            refused = on.take("fail_next") or on.hits("fail_rate", idempotency_key)
             result = PayoutResult(
                 FAILED if refused else CONFIRMED, reference, "refused by the provider" if refused else None
             )

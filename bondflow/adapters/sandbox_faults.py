@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
@@ -49,15 +50,36 @@ CREATE TABLE IF NOT EXISTS sandbox_faults (
 
 
 class FaultSwitches(Protocol):
-    """What a sandbox adapter asks: consume a one-shot switch, or draw a rate for one request."""
+    """Where a target's switches are kept: `current()` reads them all at once (one query per adapter call,
+    not one per switch), `take` consumes a one-shot atomically."""
+
+    def current(self) -> Switches: ...
 
     def take(self, mode: str) -> bool: ...
-
-    def hits(self, mode: str, key: str) -> bool: ...
 
     def set(self, mode: str, value: float | None = None) -> None: ...
 
     def clear(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Switches:
+    """The switches that are on for a target, read once for one adapter call."""
+
+    store: FaultSwitches
+    target: str
+    seed: int
+    one_shots: frozenset[str]
+    rates: dict[str, float]
+
+    def take(self, mode: str) -> bool:
+        """Consume a one-shot switch (the store is asked only when it was on)."""
+        return mode in self.one_shots and self.store.take(mode)
+
+    def hits(self, mode: str, key: str) -> bool:
+        """Whether the request `key` falls within the mode's rate."""
+        rate = self.rates.get(mode, 0.0)
+        return rate > 0 and draw(self.seed, self.target, mode, key) < rate
 
 
 def draw(seed: int, target: str, mode: str, key: str) -> float:
@@ -99,9 +121,9 @@ class Faults:
             self._one_shots.discard(mode)
             return on
 
-    def hits(self, mode: str, key: str) -> bool:
-        rate = self._rates.get(mode, 0.0)
-        return rate > 0 and draw(self.seed, self.target, mode, key) < rate
+    def current(self) -> Switches:
+        with self._lock:
+            return Switches(self, self.target, self.seed, frozenset(self._one_shots), dict(self._rates))
 
     def rate(self, mode: str) -> float:
         return self._rates.get(mode, 0.0)
@@ -149,9 +171,11 @@ class SharedFaults:
             ).fetchone()
         return 0.0 if row is None else float(row[0])
 
-    def hits(self, mode: str, key: str) -> bool:
-        rate = self.rate(mode)
-        return rate > 0 and draw(self.seed, self.target, mode, key) < rate
+    def current(self) -> Switches:
+        on = self.switches()
+        rates = {mode: value for mode, value in on.items() if value is not None}
+        one_shots = frozenset(mode for mode, value in on.items() if value is None)
+        return Switches(self, self.target, self.seed, one_shots, rates)
 
     def set(self, mode: str, value: float | None = None) -> None:
         checked_value = checked(self.target, mode, value)

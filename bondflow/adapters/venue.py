@@ -103,13 +103,14 @@ class SandboxVenue:
         reference_clean_price: Decimal,
         dealers: list[str],
     ) -> list[Quote]:
+        on = self.faults.current()  # every switch of the target in one read
         if (
-            self.faults.take("fail_next")
-            or self.faults.take("timeout_next")
-            or self.faults.hits("timeout_rate", f"{rfq_id}#{next(self._calls)}")
+            on.take("fail_next")
+            or on.take("timeout_next")
+            or on.hits("timeout_rate", f"{rfq_id}#{next(self._calls)}")
         ):
             raise VenueUnavailable("sandbox venue: injected failure")
-        declined = {name for name in dealers if self.faults.hits("fail_rate", f"{rfq_id}:{name}")}
+        declined = {name for name in dealers if on.hits("fail_rate", f"{rfq_id}:{name}")}
         with self._lock:
             quotes = []
             for name in dealers:
