@@ -82,6 +82,11 @@ def single_process_phase(
     admin, investors = mint_tokens(workdir / "var-single", args.investors)
     prepare(server.base, admin, investors)
     command_path.wait_for_followers(server.base, 60)
+    step("command path: POST /v1/orders, fixed rate, single process")
+    phases["command_open_single_process"] = command_path.run_open(
+        server.base, investors, rate=args.rate, seconds=args.seconds, warmup=args.warmup
+    )
+    command_path.wait_for_followers(server.base, 30)
     step("command path: POST /v1/orders, max speed, single process")
     cpu = cpu_meters(server)
     phases["command_closed_single_process"] = command_path.run_closed(
@@ -92,9 +97,12 @@ def single_process_phase(
     ratio = split.throughput / single.throughput if single.throughput else float("nan")
     extra["command_max_worker_process_over_single_process"] = ratio
     extra["server_cpu_cores_max_speed_single_process"] = cores[0]
+    split_open, single_open = phases["command_open"].summary, phases["command_open_single_process"].summary
     return [
         f"orders/s at max speed: serve with its worker process {split.throughput:.1f} vs --single-process "
         f"{single.throughput:.1f} (ratio {ratio:.2f}); single-process server CPU {cores[0]:.2f} cores",
+        f"at {args.rate:g}/s: p50/p99 ms with the worker process {split_open.p50_ms:.1f}/{split_open.p99_ms:.1f}"
+        f" vs --single-process {single_open.p50_ms:.1f}/{single_open.p99_ms:.1f}",
     ]
 
 
