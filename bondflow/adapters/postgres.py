@@ -39,7 +39,9 @@ def conninfo(url: str, **overrides: Any) -> str:
     return make_conninfo(url, **overrides)
 
 
-def eventsourcing_env(url: str, *, lock_timeout: int, pool_size: int, schema: str = "") -> dict[str, str]:
+def eventsourcing_env(
+    url: str, *, lock_timeout: int, pool_size: int, schema: str = "", aggregate_cache: int = 10_000
+) -> dict[str, str]:
     """The `eventsourcing` library's Postgres settings for this URL (db functions off: see ARCHITECTURE §5)."""
     parts = conninfo_to_dict(url)
     return {
@@ -57,6 +59,11 @@ def eventsourcing_env(url: str, *, lock_timeout: int, pool_size: int, schema: st
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
         "POSTGRES_SCHEMA": schema,
         "CREATE_TABLE": "y",
+        # Aggregates stay cached between commands; each load fast-forwards the cached copy with the
+        # events recorded since (one indexed query), so another process's writes are always seen, and a
+        # command gets a deep copy, so a refused command never corrupts the cache.
+        "AGGREGATE_CACHE_MAXSIZE": str(aggregate_cache),
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
     }
 
 
