@@ -45,7 +45,8 @@ def build_trading(
     allowlist = None if settings.trading_allowlist is None else frozenset(settings.trading_allowlist)
     rules = TradingRules(fee_bps=settings.trading_fee_bps, allowlist=allowlist)
     orders = OrderCommands(store, InFlightGuard(db), clock, market, attributes, escrow, rules)
-    venue = SandboxVenue(seed=settings.venue_seed, faults=venue_faults)
+    venue = SandboxVenue(db, seed=settings.venue_seed, faults=venue_faults)
+    venue.setup()
 
     def records(isin: str) -> Any:
         return dealer_records(clickhouse, isin)

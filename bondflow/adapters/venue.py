@@ -1,5 +1,7 @@
 """The RFQ venue port and its sandbox: three dealers quoting around the reference price, with finite
-inventory, deterministic for a seed. Executing a quote is idempotent per quote id.
+inventory, deterministic for a seed. Executing a quote is idempotent per quote id. The sandbox keeps its
+fills in its own PostgreSQL table (it stands for the outside world), so a restarted execution worker, in
+any process, executes a quote it already executed as the same fill and sees the dealers' inventory used.
 
 Fault switches (target `venue`): `fail_next`, `timeout_next` and `timeout_rate` make an RFQ raise
 `VenueUnavailable`; `fail_rate` makes each dealer decline to quote with that probability."""
@@ -9,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
+from bondflow.adapters.postgres import Database
 from bondflow.adapters.sandbox_faults import Faults, FaultSwitches
 
 TICK = Decimal("0.0001")
@@ -25,6 +27,7 @@ class Quote:
     dealer: str
     clean_price: Decimal
     max_qty: Decimal
+    isin: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,25 +73,39 @@ SANDBOX_DEALERS = (
 )
 
 
+DDL = """
+CREATE TABLE IF NOT EXISTS sandbox_venue_fills (
+    quote_id text PRIMARY KEY,
+    dealer text NOT NULL,
+    isin text NOT NULL,
+    qty numeric(20, 6) NOT NULL,
+    clean_price numeric(20, 4) NOT NULL
+);
+"""
+
+
 class SandboxVenue:
     """Dealers answer every RFQ; a quote is good for at most the dealer's remaining inventory."""
 
     def __init__(
         self,
+        db: Database,
         seed: int = 7,
         profiles: tuple[DealerProfile, ...] = SANDBOX_DEALERS,
         *,
         faults: FaultSwitches | None = None,
     ) -> None:
+        self.db = db
         self.seed = seed
         self.profiles = {p.name: p for p in profiles}
         self.dealers = tuple(self.profiles)
-        self._used: dict[tuple[str, str], Decimal] = {}
-        self._executed: dict[str, Fill] = {}
-        self._quotes: dict[str, str] = {}  # quote id → isin
-        self._lock = threading.Lock()
         self.faults: FaultSwitches = faults or Faults("venue")
         self._calls = itertools.count()
+
+    def setup(self) -> None:
+        with self.db.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:sandbox_venue', 0))")
+            cur.execute(DDL)
 
     def _rng(self, *parts: str) -> random.Random:
         digest = hashlib.sha256("\x1f".join((str(self.seed), *parts)).encode()).digest()
@@ -111,33 +128,46 @@ class SandboxVenue:
         ):
             raise VenueUnavailable("sandbox venue: injected failure")
         declined = {name for name in dealers if on.hits("fail_rate", f"{rfq_id}:{name}")}
-        with self._lock:
-            quotes = []
-            for name in dealers:
-                if name in declined:
-                    continue
-                profile = self.profiles[name]
-                jitter = self._rng(rfq_id, name).randint(-profile.jitter_bp, profile.jitter_bp)
-                # the dealer sells to a BUY above the reference and buys from a SELL below it
-                bp = profile.spread_bp + jitter if side == "BUY" else -(profile.spread_bp + jitter)
-                price = (reference_clean_price * (1 + Decimal(bp) / Decimal(10000))).quantize(TICK)
-                available = profile.inventory - self._used.get((name, isin), Decimal(0))
-                if available > 0:
-                    quote_id = f"{rfq_id}:{name}"
-                    self._quotes[quote_id] = isin
-                    quotes.append(Quote(quote_id, name, price, available))
-            return quotes
+        with self.db.cursor() as cur:
+            used = self._used(cur, isin)
+        quotes = []
+        for name in dealers:
+            if name in declined:
+                continue
+            profile = self.profiles[name]
+            jitter = self._rng(rfq_id, name).randint(-profile.jitter_bp, profile.jitter_bp)
+            # the dealer sells to a BUY above the reference and buys from a SELL below it
+            bp = profile.spread_bp + jitter if side == "BUY" else -(profile.spread_bp + jitter)
+            price = (reference_clean_price * (1 + Decimal(bp) / Decimal(10000))).quantize(TICK)
+            available = profile.inventory - used.get(name, Decimal(0))
+            if available > 0:
+                quotes.append(Quote(f"{rfq_id}:{name}", name, price, available, isin))
+        return quotes
 
     def execute(self, quote: Quote, qty: Decimal) -> Fill:
-        with self._lock:
-            done = self._executed.get(quote.quote_id)
-            if done is not None:
-                return done  # the same quote executed again (a retry after a crash) is the same fill
-            isin = self._quotes.get(quote.quote_id, "")
-            key = (quote.dealer, isin)
-            available = self.profiles[quote.dealer].inventory - self._used.get(key, Decimal(0))
-            filled = min(qty, available)
-            self._used[key] = self._used.get(key, Decimal(0)) + filled
-            fill = Fill(quote.quote_id, quote.dealer, filled, quote.clean_price)
-            self._executed[quote.quote_id] = fill
-            return fill
+        with self.db.transaction() as cur:
+            # one dealer's book at a time, whichever process executes
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 11))", (quote.dealer,))
+            done = cur.execute(
+                "SELECT dealer, qty, clean_price FROM sandbox_venue_fills WHERE quote_id = %s",
+                (quote.quote_id,),
+            ).fetchone()
+            if done is not None:  # the same quote executed again (a retry after a crash) is the same fill
+                return Fill(quote.quote_id, str(done[0]), Decimal(done[1]), Decimal(done[2]))
+            available = self.profiles[quote.dealer].inventory - self._used(cur, quote.isin).get(
+                quote.dealer, Decimal(0)
+            )
+            filled = max(Decimal(0), min(qty, available))
+            cur.execute(
+                "INSERT INTO sandbox_venue_fills (quote_id, dealer, isin, qty, clean_price)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (quote.quote_id, quote.dealer, quote.isin, filled, quote.clean_price),
+            )
+            return Fill(quote.quote_id, quote.dealer, filled, quote.clean_price)
+
+    @staticmethod
+    def _used(cur: Any, isin: str) -> dict[str, Decimal]:
+        rows = cur.execute(
+            "SELECT dealer, sum(qty) FROM sandbox_venue_fills WHERE isin = %s GROUP BY dealer", (isin,)
+        ).fetchall()
+        return {str(dealer): Decimal(total) for dealer, total in rows}

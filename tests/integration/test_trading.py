@@ -207,3 +207,25 @@ def test_a_cancel_after_routing_is_refused_and_the_order_executes(
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "BF-ORD-008"
     assert escrow_id("alice")
+
+
+def test_the_sandbox_venue_remembers_fills_across_a_restarted_worker(container: Container) -> None:
+    """A quote executed again by a fresh venue client (a restarted execution worker, any process) is the
+    same fill, and the dealer's inventory stays used."""
+    from bondflow.adapters.venue import SandboxVenue
+
+    first = SandboxVenue(container.db, seed=7)
+    quotes = first.request_quotes("rfq-1", ISIN, "BUY", Decimal(400), Decimal("101.25"), ["dealer-alpha"])
+    (quote,) = quotes
+    assert quote.max_qty == Decimal(500)  # alpha's whole inventory
+    fill = first.execute(quote, Decimal(400))
+    restarted = SandboxVenue(container.db, seed=7)
+    assert restarted.execute(quote, Decimal(400)) == fill  # the same quote again: the same fill, once
+    (again,) = restarted.request_quotes(
+        "rfq-2", ISIN, "BUY", Decimal(400), Decimal("101.25"), ["dealer-alpha"]
+    )
+    assert again.max_qty == Decimal(100)
+    assert restarted.execute(again, Decimal(400)).qty == Decimal(100)  # only what is left
+    assert (
+        restarted.request_quotes("rfq-3", ISIN, "BUY", Decimal(1), Decimal("101.25"), ["dealer-alpha"]) == []
+    )
