@@ -46,9 +46,7 @@ class KycHandoff:
         self.vault = vault
 
     def setup(self) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:kyc_handoff', 0))")
-            cur.execute(DDL)
+        self.db.create_tables("kyc_handoff", DDL)
 
     def put(self, process_token: str, user_id: UUID, pan: str, aadhaar_last4: str | None) -> None:
         plain = orjson.dumps({"pan": pan, "aadhaar_last4": aadhaar_last4}).decode()

@@ -59,9 +59,7 @@ class Vault:
         self._lookup_key = _derive(master, "bondflow/pii/lookup/v1")
 
     def setup(self) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:pii_data_keys', 0))")
-            cur.execute(DDL)
+        self.db.create_tables("pii_data_keys", DDL)
 
     # keyed hashes -------------------------------------------------------------------------------------
 

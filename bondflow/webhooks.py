@@ -56,9 +56,7 @@ class WebhookVerifier:
         self.source = source
 
     def setup(self) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:webhook_nonces', 0))")
-            cur.execute(DDL)
+        self.db.create_tables("webhook_nonces", DDL)
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         """Raise `WebhookRejected` unless the delivery is fresh, authentic and seen for the first time."""

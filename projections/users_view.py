@@ -65,9 +65,7 @@ class InvestorsProjector:
 
     def setup(self) -> None:
         positions.ensure_table(self.db)
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:users_view', 0))")
-            cur.execute(DDL)
+        self.db.create_tables("users_view", DDL)
 
     def position(self) -> int:
         return positions.read_position(self.db, self.name)

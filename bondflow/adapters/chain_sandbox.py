@@ -12,7 +12,6 @@ A transfer that would overdraw its sender fails at submission or at finality.
 from __future__ import annotations
 
 import hashlib
-import itertools
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -72,12 +71,9 @@ class SandboxChain:
         self.clock = clock
         self.finality_delay = finality_delay
         self.faults: FaultSwitches = faults or Faults("chain")
-        self._calls = itertools.count()
 
     def setup(self) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:chain_sandbox', 0))")
-            cur.execute(DDL)
+        self.db.create_tables("chain_sandbox", DDL)
 
     def submit(
         self, isin: str, from_wallet: str, to_wallet: str, qty: Decimal, idempotency_key: str
@@ -87,7 +83,7 @@ class SandboxChain:
             if known is not None:
                 return self._finalize_if_due(cur, known)
             on = self.faults.current()  # every switch of the target in one read
-            if on.take("timeout_next") or on.hits("timeout_rate", f"{idempotency_key}#{next(self._calls)}"):
+            if on.times_out(idempotency_key):
                 raise ChainUnavailable("sandbox chain: injected timeout")
             now = self.clock.now()
             if from_wallet.startswith("dealer:"):

@@ -15,7 +15,6 @@ Fault switches (target `kyc`): `fail_next`, `timeout_next` and `timeout_rate` ma
 from __future__ import annotations
 
 import hashlib
-import itertools
 import logging
 import threading
 from collections.abc import Callable
@@ -62,7 +61,6 @@ class SandboxKycProvider:
         self.delay_seconds = delay_seconds
         self.max_attempts = max_attempts
         self.faults: FaultSwitches = faults or Faults("kyc")
-        self._calls = itertools.count()
         self.accepted: list[str] = []  # idempotency keys of the verifications actually started
         self.sent: dict[str, bytes] = {}  # process token -> the webhook body delivered for it
         self._seen: set[str] = set()
@@ -76,11 +74,7 @@ class SandboxKycProvider:
             if request.idempotency_key in self._seen:
                 return
             on = self.faults.current()  # every switch of the target in one read
-            if (
-                on.take("fail_next")
-                or on.take("timeout_next")
-                or on.hits("timeout_rate", f"{key}#{next(self._calls)}")
-            ):
+            if on.take("fail_next") or on.times_out(key):
                 raise KycProviderUnavailable("sandbox KYC provider: injected failure")
             self._seen.add(key)
             self.accepted.append(key)

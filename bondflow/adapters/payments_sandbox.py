@@ -15,7 +15,6 @@ turn failures on for tests and chaos runs:
 from __future__ import annotations
 
 import hashlib
-import itertools
 import threading
 from decimal import Decimal
 
@@ -40,7 +39,6 @@ class SandboxPaymentProvider:
         self.sent: dict[str, bytes] = {}  # payment id -> the webhook body sent for it
         self._references: dict[str, str] = {}  # idempotency key -> provider reference
         self._lock = threading.Lock()
-        self._calls = itertools.count()
 
     def initiate(
         self, payment_id: str, amount: Decimal, method: str, idempotency_key: str, *, payout: bool = False
@@ -50,7 +48,7 @@ class SandboxPaymentProvider:
             if known is not None:
                 return known
             on = self.faults.current()  # every switch of the target in one read
-            if on.take("timeout_next") or on.hits("timeout_rate", f"{idempotency_key}#{next(self._calls)}"):
+            if on.times_out(idempotency_key):
                 raise PaymentProviderUnavailable("sandbox payments provider: injected timeout")
             if on.take("fail_next"):
                 raise PaymentInitiationFailed(

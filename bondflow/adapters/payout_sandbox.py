@@ -9,7 +9,6 @@ raise `PaymentProviderUnavailable` before anything happens; `fail_next` / `fail_
 from __future__ import annotations
 
 import hashlib
-import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -36,12 +35,9 @@ class SandboxPayouts:
     def __init__(self, db: Database, faults: FaultSwitches | None = None) -> None:
         self.db = db
         self.faults: FaultSwitches = faults or Faults("payments")
-        self._calls = itertools.count()
 
     def setup(self) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:sandbox_payouts', 0))")
-            cur.execute(DDL)
+        self.db.create_tables("sandbox_payouts", DDL)
 
     def transfer(
         self, instruction_id: str, amount: Decimal, direction: str, counterparty: str, idempotency_key: str
@@ -53,7 +49,7 @@ class SandboxPayouts:
             if known is not None:
                 return known
             on = self.faults.current()  # every switch of the target in one read
-            if on.take("timeout_next") or on.hits("timeout_rate", f"{idempotency_key}#{next(self._calls)}"):
+            if on.times_out(idempotency_key):
                 raise PaymentProviderUnavailable("sandbox payouts: injected timeout")
             reference = "SBXSET" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16].upper()
             refused = on.take("fail_next") or on.hits("fail_rate", idempotency_key)

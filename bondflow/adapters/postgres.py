@@ -99,6 +99,13 @@ class Database:
         with self.pool.connection() as conn, conn.cursor() as cur:
             yield cur
 
+    def create_tables(self, name: str, ddl: str) -> None:
+        """Run `ddl` (CREATE … IF NOT EXISTS) under a lock named after `name`: processes starting together
+        never race on the catalog."""
+        with self.transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"ddl:{name}",))
+            cur.execute(ddl)
+
     def ping(self) -> None:
         with self.cursor() as cur:
             cur.execute("SELECT 1")

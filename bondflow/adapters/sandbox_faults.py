@@ -21,6 +21,7 @@ and a seed reproduces a chaos run.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -38,6 +39,7 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
     "venue": ("fail_next", "timeout_next", "fail_rate", "timeout_rate"),
 }
 TARGETS = tuple(SUPPORTED)
+_ATTEMPTS = itertools.count()  # numbers each timeout draw, so retries of one request draw anew
 
 DDL = """
 CREATE TABLE IF NOT EXISTS sandbox_faults (
@@ -80,6 +82,11 @@ class Switches:
         """Whether the request `key` falls within the mode's rate."""
         rate = self.rates.get(mode, 0.0)
         return rate > 0 and draw(self.seed, self.target, mode, key) < rate
+
+    def times_out(self, key: str) -> bool:
+        """`timeout_next`, or this attempt of request `key` within `timeout_rate` (each attempt draws anew,
+        so a retry with the same idempotency key can get through)."""
+        return self.take("timeout_next") or self.hits("timeout_rate", f"{key}#{next(_ATTEMPTS)}")
 
 
 def draw(seed: int, target: str, mode: str, key: str) -> float:
@@ -153,9 +160,7 @@ class SharedFaults:
         self.seed = seed
 
     def setup(self) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:sandbox_faults', 0))")
-            cur.execute(DDL)
+        self.db.create_tables("sandbox_faults", DDL)
 
     def take(self, mode: str) -> bool:
         with self.db.transaction() as cur:

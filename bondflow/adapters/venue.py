@@ -9,7 +9,6 @@ Fault switches (target `venue`): `fail_next`, `timeout_next` and `timeout_rate` 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -100,12 +99,9 @@ class SandboxVenue:
         self.profiles = {p.name: p for p in profiles}
         self.dealers = tuple(self.profiles)
         self.faults: FaultSwitches = faults or Faults("venue")
-        self._calls = itertools.count()
 
     def setup(self) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtextextended('ddl:sandbox_venue', 0))")
-            cur.execute(DDL)
+        self.db.create_tables("sandbox_venue", DDL)
 
     def _rng(self, *parts: str) -> random.Random:
         digest = hashlib.sha256("\x1f".join((str(self.seed), *parts)).encode()).digest()
@@ -121,11 +117,7 @@ class SandboxVenue:
         dealers: list[str],
     ) -> list[Quote]:
         on = self.faults.current()  # every switch of the target in one read
-        if (
-            on.take("fail_next")
-            or on.take("timeout_next")
-            or on.hits("timeout_rate", f"{rfq_id}#{next(self._calls)}")
-        ):
+        if on.take("fail_next") or on.times_out(rfq_id):
             raise VenueUnavailable("sandbox venue: injected failure")
         declined = {name for name in dealers if on.hits("fail_rate", f"{rfq_id}:{name}")}
         with self.db.cursor() as cur:
