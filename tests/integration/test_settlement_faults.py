@@ -150,13 +150,19 @@ def settle_everything(container: Container) -> None:
 
 
 def redeliver_everything(container: Container) -> None:
-    """Every event delivered again to the saga and to both effect workers (duplicate confirmations)."""
+    """Every event delivered again to the saga and to both effect workers, and every payment and chain
+    confirmation reported again, as a provider or a chain node would (duplicate confirmations)."""
     settling = container.settlement
     for event in log_events(container):
         topic = f"{type(event).__module__}:{type(event).__qualname__}"
         for follower in (settling.saga, settling.payments_worker, settling.chain_worker):
             if topic in follower.topics:
                 follower.handle(event)
+        name = type(event).__qualname__
+        if name == "Settlement.PaymentConfirmed":
+            assert not settling.commands.confirm_payment(event.originator_id, event.reference, "dup")
+        elif name == "Settlement.TokenTransferred":
+            assert not settling.commands.token_transferred(event.originator_id, event.tx_hash, "dup")
 
 
 def check_invariants(
