@@ -19,6 +19,7 @@ from psycopg import sql
 
 from bondflow.adapters.postgres import Database
 from bondflow.eventstore import EventStore
+from projections import positions
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,12 @@ class FollowerRunner:
                 self._follow(listen_conn)
 
     def _follow(self, listen_conn: Any) -> None:
-        position = self.follower.position()
         mapper = self.store.mapper
         topics = self.follower.topics
         while not self._stop.is_set():
+            # read again each round: `bondflow replay --switch` may have moved a rebuilt table in with its
+            # own position; a batch begun from the old one fails to record (PositionMoved) and starts over
+            position = self.follower.position()
             notifications = self.store.recorder.select_notifications(
                 start=position + 1, limit=self.batch_size
             )
@@ -131,9 +134,9 @@ class FollowerRunner:
                 continue
             batch = [Positioned(mapper.to_domain_event(n), n.id) for n in notifications if n.topic in topics]
             upto = notifications[-1].id
-            self.follower.process(batch, upto)
+            with positions.following_from(self.follower.name, position):
+                self.follower.process(batch, upto)
             self.processed += len(batch)
-            position = upto
             self.last_error = None
 
 

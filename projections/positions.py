@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bondflow.adapters.postgres import Database
@@ -27,8 +30,39 @@ def read_position(db: Database, name: str) -> int:
     return int(row[0]) if row else 0
 
 
+class PositionMoved(RuntimeError):
+    """The recorded position changed under a runner (a replay switched a rebuilt table in): the batch rolls
+    back and the runner starts again from the recorded position."""
+
+
+_runs = threading.local()
+
+
+@contextmanager
+def following_from(name: str, position: int) -> Iterator[None]:
+    """While a runner applies a batch it read from `position`, `record_position` for `name` succeeds only
+    if the recorded position is still the one the runner started from, and then moves that mark on."""
+    marks: dict[str, int] = getattr(_runs, "marks", None) or {}
+    _runs.marks = marks
+    marks[name] = position
+    try:
+        yield
+    finally:
+        marks.pop(name, None)
+
+
 def record_position(cur: Any, name: str, position: int) -> None:
     """Advance `name` to `position` inside the caller's transaction; refuses to move backwards."""
+    marks: dict[str, int] = getattr(_runs, "marks", None) or {}
+    expected = marks.get(name)
+    if expected is not None:
+        row = cur.execute(
+            "SELECT position FROM projection_positions WHERE name = %s FOR UPDATE", (name,)
+        ).fetchone()
+        recorded = int(row[0]) if row else 0
+        if recorded != expected:
+            raise PositionMoved(f"{name}: recorded position is {recorded}, the batch began at {expected}")
+        marks[name] = max(expected, position)
     cur.execute(
         "INSERT INTO projection_positions (name, position) VALUES (%s, %s) "
         "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now() "
