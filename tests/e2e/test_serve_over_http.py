@@ -84,6 +84,19 @@ def wait_for(read: Callable[[], Any], done: Callable[[Any], bool], seconds: floa
     return value
 
 
+def deposit_and_wait(http: httpx.Client, amount: str, method: str, key: str) -> Any:
+    """Deposit into escrow; the balance once the sandbox's signed webhook has confirmed it (or the last read)."""
+    deposit = http.post(
+        "/v1/payments/deposits", json={"amount": amount, "method": method}, headers={"Idempotency-Key": key}
+    )
+    assert deposit.status_code == 202, deposit.text
+    expected = f"{Decimal(amount):.2f}"
+    return wait_for(
+        lambda: http.get("/v1/escrow/balance").json()["data"],
+        lambda b: b is not None and b["available"] == expected,
+    )
+
+
 def test_the_readme_session_funds_places_replays_and_reads_an_order(
     server: tuple[str, dict[str, str], int],
 ) -> None:
@@ -91,16 +104,7 @@ def test_the_readme_session_funds_places_replays_and_reads_an_order(
     auth = {"Authorization": f"Bearer {cli_token(env, 'investor', 'alice', '--kyc-verified')}"}
     body = {"isin": "INE123A07043", "side": "BUY", "qty": 10, "limit_clean_price": 101.5}
     with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
-        deposit = http.post(
-            "/v1/payments/deposits",
-            json={"amount": "500000", "method": "RTGS"},
-            headers={"Idempotency-Key": "deposit-001"},
-        )
-        assert deposit.status_code == 202, deposit.text
-        funded = wait_for(
-            lambda: http.get("/v1/escrow/balance").json()["data"],
-            lambda b: b is not None and b["available"] == "500000.00",
-        )
+        funded = deposit_and_wait(http, "500000", "RTGS", "deposit-001")
         assert funded["available"] == "500000.00", funded  # the sandbox confirmed by signed webhook over HTTP
         placed = http.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-001"})
         assert placed.status_code == 202, placed.text
@@ -207,17 +211,8 @@ def test_serve_runs_the_followers_in_a_supervised_worker_process(
     assert len(replaced) == 1 and replaced[0] != child, "the worker process was not restarted"
     auth = {"Authorization": f"Bearer {cli_token(env, 'investor', 'carol', '--kyc-verified')}"}
     with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
-        deposit = http.post(
-            "/v1/payments/deposits",
-            json={"amount": "1000", "method": "UPI"},
-            headers={"Idempotency-Key": "deposit-carol"},
-        )
-        assert deposit.status_code == 202, deposit.text
         # the payment effect worker and the escrow projector live in the restarted worker process
-        balance = wait_for(
-            lambda: http.get("/v1/escrow/balance").json()["data"],
-            lambda b: b is not None and b["available"] == "1000.00",
-        )
+        balance = deposit_and_wait(http, "1000", "UPI", "deposit-carol")
         assert balance["available"] == "1000.00", balance
     ready = httpx.get(f"{base}/readyz", timeout=5).json()["data"]["checks"]
     assert ready["process:worker_process"] == "ok", ready
