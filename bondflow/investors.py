@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bondflow.adapters.kyc_sandbox import Delivery, HttpDelivery, SandboxKycProvider
+from bondflow.adapters.kyc_sandbox import SandboxKycProvider
 from bondflow.adapters.postgres import Database
 from bondflow.adapters.sandbox_faults import FaultSwitches
+from bondflow.adapters.webhook_sender import Delivery, HttpDelivery
 from bondflow.auth.oidc import OidcVerifier
 from bondflow.auth.tokens import TokenService
 from bondflow.clock import Clock

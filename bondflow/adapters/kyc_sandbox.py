@@ -17,31 +17,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
 
-import httpx
 import orjson
 
 from bondflow.adapters.kyc_port import KycProviderUnavailable, KycRequest
 from bondflow.adapters.sandbox_faults import Faults, FaultSwitches
+from bondflow.adapters.webhook_sender import Delivery, SignedWebhookSender
 from bondflow.clock import Clock
-from bondflow.webhooks import signed_headers
 
 log = logging.getLogger(__name__)
 
-Delivery = Callable[[bytes, dict[str, str]], int]  # (raw body, headers) -> HTTP status
 REJECTED_DIGITS = "0000"
-
-
-class HttpDelivery:
-    """POSTs the webhook to a URL (the server's own loopback address in `bondflow serve`)."""
-
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
-        self.url = url
-        self.timeout = timeout
-
-    def __call__(self, body: bytes, headers: dict[str, str]) -> int:
-        return httpx.post(self.url, content=body, headers=headers, timeout=self.timeout).status_code
 
 
 class SandboxKycProvider:
@@ -55,18 +41,13 @@ class SandboxKycProvider:
         max_attempts: int = 5,
         faults: FaultSwitches | None = None,
     ) -> None:
-        self.deliver = deliver
-        self.secret = secret
-        self.clock = clock
+        self.sender = SignedWebhookSender(deliver, secret, clock, max_attempts=max_attempts)
         self.delay_seconds = delay_seconds
-        self.max_attempts = max_attempts
         self.faults: FaultSwitches = faults or Faults("kyc")
         self.accepted: list[str] = []  # idempotency keys of the verifications actually started
         self.sent: dict[str, bytes] = {}  # process token -> the webhook body delivered for it
         self._seen: set[str] = set()
-        self._timers: set[threading.Timer] = set()
         self._lock = threading.Lock()
-        self._closed = False
 
     def start(self, request: KycRequest) -> None:
         key = request.idempotency_key
@@ -80,23 +61,16 @@ class SandboxKycProvider:
             self.accepted.append(key)
         body = self._decide(request, refused=on.hits("fail_rate", key))
         self.sent[request.process_token] = body
-        self._schedule(self.delay_seconds, body, 1)
+        self.sender.send_later(self.delay_seconds, body)
         if on.hits("duplicate_rate", key):
-            self._schedule(self.delay_seconds * 2, body, 1)
+            self.sender.send_later(self.delay_seconds * 2, body)
 
     def redeliver(self, process_token: str) -> int:
         """Send the same provider event again (fresh timestamp and nonce), as real providers sometimes do."""
-        return self._deliver_once(self.sent[process_token])
+        return self.sender.send_now(self.sent[process_token])
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            timers = list(self._timers)
-        for timer in timers:
-            timer.cancel()
-        for timer in timers:  # a delivery already under way finishes before its channel goes away
-            if timer is not threading.current_thread():
-                timer.join(timeout=10)
+        self.sender.close()
 
     @staticmethod
     def _decide(request: KycRequest, *, refused: bool = False) -> bytes:
@@ -111,32 +85,3 @@ class SandboxKycProvider:
             "ckyc_no": str(int(digest[42:], 16))[:14].rjust(14, "0") if verified else None,
         }
         return orjson.dumps(payload)
-
-    def _schedule(self, delay: float, body: bytes, attempt: int) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            timer = threading.Timer(delay, self._attempt, (body, attempt))
-            timer.daemon = True
-            self._timers.add(timer)
-        timer.start()
-
-    def _attempt(self, body: bytes, attempt: int) -> None:
-        with self._lock:
-            self._timers = {t for t in self._timers if t.is_alive() and t is not threading.current_thread()}
-            if self._closed:
-                return
-        status = self._deliver_once(body)
-        if (status in {0, 401} or status >= 500) and attempt < self.max_attempts:
-            self._schedule(self.delay_seconds * 2**attempt, body, attempt + 1)
-
-    def _deliver_once(self, body: bytes) -> int:
-        headers = signed_headers(self.secret, body, int(self.clock.now().timestamp()))
-        try:
-            status = self.deliver(body, headers)
-        except Exception as exc:  # the webhook receiver is down: try again later
-            log.warning("sandbox KYC webhook delivery failed: %s", type(exc).__name__)
-            return 0
-        if status >= 300:
-            log.warning("sandbox KYC webhook answered %s", status)
-        return status

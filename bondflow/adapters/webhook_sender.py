@@ -2,7 +2,7 @@
 injected callable, retried with backoff and a fresh nonce while the receiver is down or refuses it.
 
 The delivery callable is an HTTP POST to the server's own loopback URL in `bondflow serve` and the test
-client in tests. (The KYC sandbox has its own copy of this loop; it can move onto this class.)
+client in tests. The payments and KYC sandboxes both send through it.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def test_a_rejected_investor_can_start_again_and_gets_a_new_process_token(kyc_cl
 def test_starting_again_while_pending_changes_nothing_and_calls_the_provider_once(
     client: TestClient, container: Container
 ) -> None:
-    container.investors.kyc_provider.deliver = lambda body, headers: 202  # the provider stays silent
+    container.investors.kyc_provider.sender.deliver = lambda body, headers: 202  # the provider stays silent
     _email, headers, _user_id = signed_up_investor(client)
     first = client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
     head = container.store.head_position()
@@ -89,7 +89,7 @@ def test_starting_again_while_pending_changes_nothing_and_calls_the_provider_onc
 def test_the_effect_worker_replaying_a_start_event_calls_the_provider_no_second_time(
     client: TestClient, container: Container
 ) -> None:
-    container.investors.kyc_provider.deliver = lambda body, headers: 202
+    container.investors.kyc_provider.sender.deliver = lambda body, headers: 202
     _email, headers, user_id = signed_up_investor(client)
     client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
     wait_for_provider_calls(container, 1)

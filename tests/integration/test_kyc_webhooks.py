@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def pending(client: TestClient, container: Container) -> tuple[dict[str, str], str, str]:
     """An investor whose KYC is pending; the sandbox provider stays silent so the test plays it."""
-    container.investors.kyc_provider.deliver = lambda body, headers: 202
+    container.investors.kyc_provider.sender.deliver = lambda body, headers: 202
     _email, headers, user_id = signed_up_investor(client)
     started = client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
     return headers, user_id, started.json()["data"]["process_token"]
@@ -140,7 +140,7 @@ def test_the_sandbox_redelivering_its_event_has_one_effect(
 ) -> None:
     _headers, user_id, token = pending
     provider = container.investors.kyc_provider
-    provider.deliver = lambda body, headers: post(client, body, headers).status_code
+    provider.sender.deliver = lambda body, headers: post(client, body, headers).status_code
     deadline = time.monotonic() + 10
     while token not in provider.sent and time.monotonic() < deadline:
         time.sleep(0.05)

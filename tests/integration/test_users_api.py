@@ -217,7 +217,7 @@ def test_kyc_start_checks_the_residency_attribute(client: TestClient, container:
 def test_only_the_admin_role_approves_kyc_manually_and_never_their_own(
     client: TestClient, container: Container
 ) -> None:
-    container.investors.kyc_provider.deliver = lambda body, headers: 202  # the provider stays silent
+    container.investors.kyc_provider.sender.deliver = lambda body, headers: 202  # the provider stays silent
     _email, headers, user_id = signed_up_investor(client)
     client.post("/v1/kyc/start", json={"pan": GOOD_PAN, "consent": True}, headers=headers)
     approval = {"tier": "full", "reason": "documents checked by hand"}

@@ -44,7 +44,7 @@ def route_webhooks_through(container: Container, client: TestClient) -> None:
     def deliver(body: bytes, headers: dict[str, str]) -> int:
         return client.post("/v1/kyc/webhook", content=body, headers=headers).status_code
 
-    container.investors.kyc_provider.deliver = deliver
+    container.investors.kyc_provider.sender.deliver = deliver
 
 
 def wait_for_kyc(client: TestClient, headers: dict[str, str], status: str, timeout: float = 10.0) -> Any:
