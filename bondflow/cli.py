@@ -10,8 +10,10 @@ from typing import Annotated
 
 import typer
 
-from bondflow.auth.principal import Role
+from bondflow.cli_replay import replay
+from bondflow.security.principal import Role
 from bondflow.settings import Settings
+from commands.ledger.handlers import reconcile
 
 cli = typer.Typer(help="BondFlow: tokenized bond trading backend", no_args_is_help=True, add_completion=False)
 
@@ -35,9 +37,9 @@ def serve(
     import uvicorn
 
     from bondflow.api.app import create_app
-    from bondflow.bootstrap import bootstrap
-    from bondflow.logs import configure_logging
-    from bondflow.worker_processes import WorkerProcess, split_followers
+    from bondflow.runtime.logs import configure_logging
+    from bondflow.runtime.processes import WorkerProcess, split_followers
+    from bondflow.wiring.bootstrap import bootstrap
 
     settings = Settings()
     if settings.clock_start is not None and settings.clock_anchor is None:
@@ -46,7 +48,7 @@ def serve(
     configure_logging(settings.log_level)
     container = bootstrap(settings)
     if settings.seed_demo_data and not settings.is_prod:
-        from bondflow.seed import seed_demo
+        from bondflow.wiring.seed import seed_demo
 
         seed_demo(container.instruments)
     if workers and worker_process:
@@ -57,6 +59,9 @@ def serve(
         container.processes.append(child)
     elif workers:
         container.start_followers()
+    # uvicorn re-raises the SIGTERM it shut down on; as SystemExit it closes the container below and runs the
+    # exit hooks, so the embedded PostgreSQL stops with its last process (the default action skips both)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(
             create_app(container),
@@ -64,10 +69,32 @@ def serve(
             port=settings.http_port,
             log_config=None,
             access_log=False,
+            proxy_headers=False,  # X-Forwarded-For is believed only from BONDFLOW_TRUSTED_PROXIES
             timeout_graceful_shutdown=5,
         )
     finally:
         container.close()
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@cli.command()
+def stop() -> None:
+    """Stop the embedded PostgreSQL under BONDFLOW_DATA_DIR, left running by a process that was killed
+    (refused while a BondFlow process still uses it: it stops by itself when the last one exits)."""
+    from bondflow.adapters.postgres import stop_embedded_postgres
+
+    settings = Settings()
+    if not settings.uses_embedded_postgres:
+        typer.echo("BONDFLOW_DATABASE_URL names a PostgreSQL server of its own: nothing to stop here")
+        return
+    try:
+        typer.echo(stop_embedded_postgres(settings.resolved_data_dir))
+    except RuntimeError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
 
 
 def _child_env(settings: Settings, database_url: str) -> dict[str, str]:
@@ -80,11 +107,18 @@ def _child_env(settings: Settings, database_url: str) -> dict[str, str]:
 @cli.command()
 def worker(
     names: Annotated[list[str], typer.Argument(help="follower names, e.g. orders_view settlement_saga")],
+    segments: Annotated[
+        int, typer.Option("--segments", min=1, help="run each named follower as this many segments")
+    ] = 1,
+    segment: Annotated[
+        list[int] | None,
+        typer.Option("--segment", help="only these segments (0 … K-1) in this process; default: all"),
+    ] = None,
 ) -> None:
-    """Run followers until interrupted (only one copy of each leads; others stand by)."""
-    from bondflow.bootstrap import bootstrap
-    from bondflow.logs import configure_logging
-    from bondflow.worker_processes import watch_parent
+    """Run followers until interrupted (only one copy of each, or of each segment, leads; others stand by)."""
+    from bondflow.runtime.logs import configure_logging
+    from bondflow.runtime.processes import watch_parent
+    from bondflow.wiring.bootstrap import bootstrap
 
     settings = Settings()
     configure_logging(settings.log_level)
@@ -93,6 +127,15 @@ def worker(
     if unknown:
         container.close()
         raise typer.BadParameter(f"unknown follower(s) {unknown}; choose from {sorted(container.followers)}")
+    if segments > 1 or segment:
+        from bondflow.runtime.segments import run_in_segments
+
+        for name in names:
+            try:
+                run_in_segments(container.followers, name, segments, segment)
+            except ValueError as exc:
+                container.close()
+                raise typer.BadParameter(str(exc)) from exc
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -125,8 +168,8 @@ def token(
     KYC and profile always win."""
     import uuid
 
-    from bondflow.auth.keys import SigningKey
-    from bondflow.auth.tokens import TokenService
+    from bondflow.security.keys import SigningKey
+    from bondflow.security.tokens import TokenService
 
     settings = Settings()
     if settings.is_prod:
@@ -137,7 +180,7 @@ def token(
         raise typer.Exit(2)
     from datetime import timedelta
 
-    from bondflow.bootstrap import clock_from
+    from bondflow.wiring.bootstrap import clock_from
 
     key = SigningKey.load_or_create(settings.resolved_data_dir)
     service = TokenService(key, clock_from(settings), timedelta(seconds=settings.token_ttl_seconds))
@@ -154,8 +197,8 @@ def verify() -> None:
     from rich.console import Console
 
     from bondflow.audit.verify import verify as run_verify
-    from bondflow.auth.keys import SigningKey
-    from bondflow.bootstrap import open_store
+    from bondflow.security.keys import SigningKey
+    from bondflow.wiring.bootstrap import open_store
 
     settings = Settings()
     console = Console(stderr=True)
@@ -176,96 +219,8 @@ def verify() -> None:
     raise typer.Exit(1)
 
 
-@cli.command()
-def replay(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="a log position, or an ISO-8601 time")] = None,
-    switch: Annotated[
-        bool, typer.Option("--switch", help="replace the live read models with the rebuilt ones")
-    ] = False,
-    skip_clickhouse: Annotated[bool, typer.Option("--skip-clickhouse")] = False,
-) -> None:
-    """Rebuild every read model from the log into fresh tables, compare checksums with the live ones."""
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-
-    from bondflow.adapters.clickhouse import ClickHouse, default_dsn
-    from bondflow.auth.keys import SigningKey
-    from bondflow.bootstrap import clickhouse_read_models, open_store, postgres_read_models
-    from bondflow.replay import resolve_upto, run_replay
-
-    settings = Settings()
-    console = Console(stderr=True)
-    db, store = open_store(settings)
-    key = SigningKey.load_or_create(settings.resolved_data_dir)
-    clickhouse = None
-    if not skip_clickhouse:
-        try:
-            clickhouse = ClickHouse(
-                settings.clickhouse_dsn or default_dsn(settings.resolved_data_dir),
-                settings.clickhouse_database,
-            )
-            clickhouse.ping()
-        except Exception as exc:
-            store.close()
-            db.close()
-            typer.echo(
-                f"cannot open ClickHouse ({type(exc).__name__}: {exc}). With the embedded chDB only one process may "
-                "use its data path: stop `bondflow serve` first, point BONDFLOW_CLICKHOUSE_DSN at a server, or pass "
-                "--skip-clickhouse.",
-                err=True,
-            )
-            raise typer.Exit(2) from None
-    upto = resolve_upto(store, db, as_of)
-    columns = (
-        TextColumn("replaying"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rate]} ev/s"),
-        TimeRemainingColumn(),
-    )
-    try:
-        with Progress(*columns, console=console) as bar:
-            task = bar.add_task("replay", total=max(upto, 1), rate="-")
-            started = [0.0]
-
-            def advance(read: int, position: int) -> None:
-                import time
-
-                started[0] = started[0] or time.perf_counter()
-                elapsed = max(time.perf_counter() - started[0], 1e-6)
-                bar.update(task, completed=position, rate=f"{read / elapsed:,.0f}")
-
-            report = run_replay(
-                store,
-                db,
-                lambda replica: postgres_read_models(replica, key),
-                clickhouse,
-                clickhouse_read_models,
-                as_of=as_of,
-                switch=switch,
-                progress=advance,
-            )
-    finally:
-        store.close()
-        db.close()
-    typer.echo(
-        f"replayed {report.events} events up to position {report.upto} in {report.seconds:.1f}s "
-        f"into schema {report.pg_schema}"
-        + (f" and ClickHouse database {report.ch_database}" if report.ch_database else "")
-    )
-    for table, (replayed, live) in sorted(report.checksums.items()):
-        verdict = (
-            "no live comparison (as-of replay)"
-            if live is None
-            else ("match" if live == replayed else f"DIFFERS (live {live})")
-        )
-        typer.echo(f"  {table:32} {replayed}  {verdict}")
-    if switch:
-        typer.echo(
-            "switched: the rebuilt PostgreSQL read models are live; the old ones were kept in a replaced_* schema"
-        )
-    if not report.matches:
-        raise typer.Exit(1)
+cli.command()(reconcile)
+cli.command()(replay)
 
 
 def main() -> None:

@@ -19,15 +19,18 @@ from fastapi.testclient import TestClient
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bondflow.api.app import create_app
-from bondflow.auth.principal import Role
-from bondflow.bootstrap import bootstrap
-from bondflow.clock import ManualClock
-from bondflow.container import Container
 from bondflow.domain.escrow import PaymentMethod
-from bondflow.seed import DEMO_BONDS, SEED_ACTOR
+from bondflow.errors import InstrumentAlreadyListed
+from bondflow.runtime.clock import ManualClock
+from bondflow.runtime.followers import wait_for_position
+from bondflow.security.principal import Role
 from bondflow.settings import Settings
-from commands.context import CommandContext
-from commands.instruments import InstrumentAlreadyListed, ListInstrument
+from bondflow.wiring.bootstrap import bootstrap
+from bondflow.wiring.container import Container
+from bondflow.wiring.seed import DEMO_BONDS, SEED_ACTOR
+from bondflow.wiring.settlement import WEBHOOK_PATH as PAYOUTS_WEBHOOK
+from commands.instruments.handlers import ListInstrument
+from commands.kernel.context import CommandContext
 
 pytest_plugins = ["tests.support.kafka_broker"]
 
@@ -68,11 +71,42 @@ def _with_dbname(url: str, dbname: str) -> str:
     return make_conninfo(**{k: str(v) for k, v in parts.items() if v is not None})
 
 
-@pytest.fixture
-def database_url(pg_admin_url: str) -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:16]}"
+@pytest.fixture(scope="session")
+def schema_template(pg_admin_url: str, chdb_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database the composition root has started on once (every table it creates, no rows): a test that
+    builds the container gets a copy of it, as a restarted deployment finds its schema. Creating the ~40
+    tables again for each test was a third of the suite's time."""
+    name = f"template_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    built = bootstrap(
+        Settings(
+            database_url=_with_dbname(pg_admin_url, name),
+            clickhouse_dsn=chdb_dsn,
+            clickhouse_database=name,
+            data_dir=tmp_path_factory.mktemp("template") / "var",
+            postgres_pool_size=2,
+        )
+    )
+    assert built.store.head_position() == 0  # the template holds a schema, never an event
+    built.close()
+    built.clickhouse.command("DROP DATABASE IF EXISTS {db}")
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:  # CREATE … TEMPLATE needs it unused
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+    return name
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database per test. Tests that build the container start from the schema template; the
+    others (startup races, processes started on an empty database) from an empty one."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    template = request.getfixturevalue("schema_template") if "container" in request.fixturenames else None
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     yield _with_dbname(pg_admin_url, name)
     with psycopg.connect(pg_admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -87,6 +121,13 @@ def settings(database_url: str, chdb_dsn: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "var",
         postgres_pool_size=4,
         query_wait_seconds=5.0,
+        # Tests place many orders and requests quickly: generous route limits, except in the tests about
+        # them (tests/integration/test_rate_limits.py). Login and sign-up keep their defaults.
+        orders_per_user_per_minute=100_000,
+        orders_per_user_per_hour=1_000_000,
+        requests_per_user_per_minute=1_000_000,
+        writes_per_user_per_minute=1_000_000,
+        requests_per_ip_per_minute=1_000_000,
     )
 
 
@@ -110,10 +151,11 @@ def list_test_bonds(container: Container, isins: tuple[str, ...] = TEST_BONDS) -
 @pytest.fixture
 def container(settings: Settings, clock: ManualClock) -> Iterator[Container]:
     """The real composition root on a trading day, with two bonds listed and every follower running except
-    the execution worker (tests that trade start it: `container.start_followers(["execution"])`)."""
+    the execution worker (tests that trade start it: `container.start_followers(["execution"])`) and the
+    coupon job (corporate-action tests tick it themselves: `container.corporate_actions.job.tick()`)."""
     built = bootstrap(settings, clock=clock)
     list_test_bonds(built)
-    built.start_followers([name for name in built.followers if name != "execution"])
+    built.start_followers([name for name in built.followers if name not in {"execution", "coupon_job"}])
     yield built
     built.close()
     built.clickhouse.command("DROP DATABASE IF EXISTS {db}")
@@ -122,12 +164,16 @@ def container(settings: Settings, clock: ManualClock) -> Iterator[Container]:
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
     with TestClient(create_app(container), raise_server_exceptions=False) as test_client:
+        container.settlement.payouts.deliver = lambda body, headers: (
+            test_client.post(PAYOUTS_WEBHOOK, content=body, headers=headers).status_code
+        )  # the dealer-payments sandbox calls back through this client
         yield test_client
         # Sandbox providers may deliver webhooks through this client from their own threads: stop the
         # followers that call them and let in-flight deliveries finish before the client's loop closes.
         container.stop_followers()
         container.investors.kyc_provider.close()
         container.payments.provider.close()
+        container.settlement.payouts.close()
 
 
 VERIFIED_CLAIMS = {
@@ -175,6 +221,16 @@ def fund(container: Container, user_id: str, amount: Decimal) -> None:
         request_id="test-fund",
     )
     container.store.save(account)
+    ledger_posted(container)
+
+
+def ledger_posted(container: Container) -> None:
+    """Wait until the ledger poster (when it runs) has posted every money event so far: tests that check
+    that nothing more gets written must not see a journal entry arrive late for what came before."""
+    if "ledger_poster" in container.running:
+        head = container.store.head_position()
+        poster = container.followers["ledger_poster"].follower
+        assert wait_for_position(poster.position, head, timeout=20), "the ledger poster is stuck"
 
 
 @pytest.fixture

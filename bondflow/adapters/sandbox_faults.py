@@ -11,7 +11,9 @@ Modes, per target (`SUPPORTED` says which target honours which):
 - `fail_rate`: each call is refused with this probability;
 - `timeout_rate`: each call times out with this probability (retries, breakers, breaks);
 - `duplicate_rate`: each webhook is delivered twice with this probability (payments, KYC);
-- `stall_rate`: a chain transfer never becomes final with this probability (the token deadline fires).
+- `stall_rate`: a chain transfer never becomes final with this probability (the token deadline fires);
+- `hold_fail_next` / `hold_fail_rate`: the chain refuses to place the next hold / each hold with this
+  probability (the settlement fails before anything moved).
 
 Rate draws are a pure function of the seed, the target, the mode and the call's idempotency key (or a
 call counter for the one-shot-free paths), so every process draws the same outcome for the same request,
@@ -29,12 +31,20 @@ from typing import Protocol
 
 from bondflow.adapters.postgres import Database
 
-ONE_SHOT = ("fail_next", "timeout_next")
-RATES = ("fail_rate", "timeout_rate", "duplicate_rate", "stall_rate")
+ONE_SHOT = ("fail_next", "timeout_next", "hold_fail_next")
+RATES = ("fail_rate", "timeout_rate", "duplicate_rate", "stall_rate", "hold_fail_rate")
 MODES = ONE_SHOT + RATES
 SUPPORTED: dict[str, tuple[str, ...]] = {
     "payments": ("fail_next", "timeout_next", "fail_rate", "timeout_rate", "duplicate_rate"),
-    "chain": ("fail_next", "timeout_next", "fail_rate", "timeout_rate", "stall_rate"),
+    "chain": (
+        "fail_next",
+        "timeout_next",
+        "fail_rate",
+        "timeout_rate",
+        "stall_rate",
+        "hold_fail_next",
+        "hold_fail_rate",
+    ),
     "kyc": ("fail_next", "timeout_next", "fail_rate", "timeout_rate", "duplicate_rate"),
     "venue": ("fail_next", "timeout_next", "fail_rate", "timeout_rate"),
 }
@@ -100,6 +110,8 @@ def checked(target: str, mode: str, value: object = None) -> float | None:
     if mode not in SUPPORTED.get(target, ()):
         raise ValueError(f"{target} has no fault {mode!r}; it has {', '.join(SUPPORTED.get(target, ()))}")
     if mode in ONE_SHOT:
+        if value is not None:  # was silently ignored: `{"mode": "fail_next", "value": "AAA"}` answered 202
+            raise ValueError(f"{mode} takes no value")
         return None
     try:
         rate = Decimal(str(value)) if isinstance(value, int | float | str | Decimal) else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
@@ -93,9 +94,11 @@ class SandboxVenue:
         profiles: tuple[DealerProfile, ...] = SANDBOX_DEALERS,
         *,
         faults: FaultSwitches | None = None,
+        quote_delay: float = 0.0,
     ) -> None:
         self.db = db
         self.seed = seed
+        self.quote_delay = quote_delay  # dealers answer an RFQ after this long (a realistic profile: 0.15 s)
         self.profiles = {p.name: p for p in profiles}
         self.dealers = tuple(self.profiles)
         self.faults: FaultSwitches = faults or Faults("venue")
@@ -116,6 +119,8 @@ class SandboxVenue:
         reference_clean_price: Decimal,
         dealers: list[str],
     ) -> list[Quote]:
+        if self.quote_delay > 0:
+            time.sleep(self.quote_delay)  # the dealers' round trip (in an execution pool thread)
         on = self.faults.current()  # every switch of the target in one read
         if on.take("fail_next") or on.times_out(rfq_id):
             raise VenueUnavailable("sandbox venue: injected failure")

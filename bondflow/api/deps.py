@@ -2,40 +2,63 @@
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable
-from decimal import Decimal
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request
+from pydantic import BeforeValidator
 
-from bondflow.auth.principal import Principal
-from bondflow.container import Container
 from bondflow.errors import Forbidden, InvalidRequest, Unauthenticated
+from bondflow.security.principal import Principal
+from bondflow.wiring.container import Container
+from commands.kernel.bodies import exact_json
 
 MAX_BODY_BYTES = 64 * 1024
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def get_container(request: Request) -> Container:
+def _iso_date_only(raw: object) -> object:
+    """A query date is `YYYY-MM-DD` and nothing else (pydantic would also read `0` as 1970-01-01)."""
+    if isinstance(raw, str) and not _ISO_DATE.fullmatch(raw):
+        raise ValueError("a date as YYYY-MM-DD")
+    return raw
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
+# Trivial dependencies are `async`: FastAPI runs a plain `def` dependency on the worker thread pool, and a
+# thread hop per request for reading request state would queue every route behind busy threads.
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 
 
-def get_request_id(request: Request) -> str:
+async def get_request_id(request: Request) -> str:
     return str(request.state.request_id)
 
 
 def get_principal(request: Request, container: Annotated[Container, Depends(get_container)]) -> Principal:
+    known: Principal | None = getattr(request.state, "principal", None)  # verified once per request
+    if known is not None:
+        return known
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("missing bearer token")
-    return container.tokens.verify(token.strip())
+    principal = container.tokens.verify(token.strip())
+    request.state.principal = principal
+    return principal
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 RequestId = Annotated[str, Depends(get_request_id)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+SCOPE_CHECKS: dict[Callable[..., Any], str] = {}  # each `require_scope` check and its scope (rate limits)
 
 
 def require_scope(scope: str) -> Callable[[Principal], Principal]:
@@ -44,11 +67,8 @@ def require_scope(scope: str) -> Callable[[Principal], Principal]:
             raise Forbidden(f"this action needs the '{scope}' scope", {"required_scope": scope})
         return principal
 
+    SCOPE_CHECKS[check] = scope
     return check
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
 
 
 async def exact_json_body(request: Request) -> dict[str, Any]:
@@ -59,13 +79,7 @@ async def exact_json_body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise InvalidRequest("body is too large", {"max_bytes": MAX_BODY_BYTES})
-    try:
-        data = json.loads(raw, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("body is not valid JSON", {"fields": {"body": "invalid JSON"}}) from exc
-    if not isinstance(data, dict):
-        raise InvalidRequest("body must be a JSON object", {"fields": {"body": "expected an object"}})
-    return data
+    return exact_json(raw)
 
 
 JsonBody = Annotated[dict[str, Any], Depends(exact_json_body)]

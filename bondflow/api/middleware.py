@@ -9,9 +9,11 @@ import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 
+from bondflow.api.body_limit import BodyLimit
+from bondflow.api.deps import MAX_BODY_BYTES
 from bondflow.api.envelope import failure
 from bondflow.api.request_context import current_request_id, request_id_from, traceparent_from
-from bondflow.metrics import Metrics
+from bondflow.runtime.metrics import Metrics
 
 log = structlog.get_logger("bondflow.access")
 
@@ -20,7 +22,10 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
 }
-DOCS_CSP = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'"
+DOCS_CSP = (  # no inline script (the docs start-up is a served file); Swagger UI sets inline styles
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 def _route_template(request: Request) -> str:
@@ -29,6 +34,7 @@ def _route_template(request: Request) -> str:
 
 
 def install_middleware(app: FastAPI, metrics: Metrics, cors_allow_origins: list[str]) -> None:
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # innermost: inside the request id and headers
     app.add_middleware(
         CORSMiddleware,
         allow_origins=cors_allow_origins,

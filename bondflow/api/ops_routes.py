@@ -8,13 +8,14 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from bondflow.api.deps import ContainerDep, RequestId
-from bondflow.api.envelope import EnvelopeResponse, dumps, failure, ok
+from bondflow.api.envelope import EnvelopeResponse, dumps, ok
+from bondflow.errors import DependencyDown
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz")
-def healthz(request_id: RequestId) -> EnvelopeResponse:
+async def healthz(request_id: RequestId) -> EnvelopeResponse:  # on the event loop: no worker thread needed
     return ok({"status": "ok"}, request_id)
 
 
@@ -43,14 +44,7 @@ def readyz(container: ContainerDep, request_id: RequestId) -> EnvelopeResponse:
         checks[f"process:{process.name}"] = "ok" if process.alive else "down: exited"
     down = sorted(k for k, v in checks.items() if v.startswith(("down", "failing")))
     if down:
-        return failure(
-            "BF-DEP-001",
-            f"not ready: {', '.join(down)}",
-            {"checks": checks},
-            request_id,
-            status=503,
-            headers={"Retry-After": "5"},
-        )
+        raise DependencyDown(f"not ready: {', '.join(down)}", {"checks": checks})
     return ok({"status": "ready", "checks": checks}, request_id)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bondflow.api.deps import ContainerDep, CurrentPrincipal
-from bondflow.auth.principal import Principal
 from bondflow.domain.policy import Requirement, check_attributes
+from bondflow.security.principal import Principal
 
 
 def require_attributes(requirement: Requirement) -> Callable[[Principal, ContainerDep], Principal]:

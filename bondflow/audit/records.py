@@ -16,7 +16,7 @@ ENVELOPE_ATTRIBUTES = frozenset(
 )
 # Stored but never published: sealed personal data and the keyed hashes used to look it up.
 NEVER_PUBLISHED = frozenset(
-    {"email_hash", "email_sealed", "phone_sealed", "password_hash_sealed", "pan_hash"}
+    {"email_hash", "email_sealed", "phone_sealed", "password_hash_sealed", "pan_hash", "trace_context"}
 )
 
 TOPICS: dict[str, str] = {
@@ -47,6 +47,17 @@ TOPICS: dict[str, str] = {
     "bondflow.domain.settlement:Settlement.DeadlineExpired": "settlement.deadline_expired.v1",
     "bondflow.domain.settlement:Settlement.BreakRaised": "settlement.break_raised.v1",
     "bondflow.domain.settlement:Settlement.RetryRequested": "settlement.retry_requested.v1",
+    "bondflow.domain.settlement:Settlement.HoldRequested": "settlement.hold_requested.v1",
+    "bondflow.domain.settlement:Settlement.HoldPlaced": "settlement.hold_placed.v1",
+    "bondflow.domain.settlement:Settlement.HoldFailed": "settlement.hold_failed.v1",
+    "bondflow.domain.settlement:Settlement.HoldReleaseRequested": "settlement.hold_release_requested.v1",
+    "bondflow.domain.settlement:Settlement.HoldReleased": "settlement.hold_released.v1",
+    "bondflow.domain.settlement:Settlement.DealerPayoutInstructed": "settlement.dealer_payout_instructed.v1",
+    "bondflow.domain.settlement:Settlement.DealerPaid": "settlement.dealer_paid.v1",
+    "bondflow.domain.settlement:Settlement.DealerRefundInstructed": "settlement.dealer_refund_instructed.v1",
+    "bondflow.domain.settlement:Settlement.DealerRefunded": "settlement.dealer_refunded.v1",
+    "bondflow.domain.settlement:Settlement.ProceedsCredited": "settlement.proceeds_credited.v1",
+    "bondflow.domain.settlement:Settlement.CashReturned": "settlement.cash_returned.v1",
     "bondflow.domain.portfolio:Portfolio.Opened": "portfolio.opened.v1",
     "bondflow.domain.portfolio:Portfolio.BuyCommitted": "portfolio.buy_committed.v1",
     "bondflow.domain.portfolio:Portfolio.BuyReleased": "portfolio.buy_released.v1",
@@ -60,6 +71,8 @@ TOPICS: dict[str, str] = {
     "bondflow.domain.escrow:EscrowAccount.PaymentFailed": "payment.status.v1",
     "bondflow.domain.escrow:EscrowAccount.WithdrawalPaid": "payment.status.v1",
     "bondflow.domain.escrow:EscrowAccount.WithdrawalFailed": "payment.status.v1",
+    "bondflow.domain.escrow:EscrowAccount.PaymentBreakRaised": "payment.status.v1",
+    "bondflow.domain.escrow:EscrowAccount.PaymentAmountCorrected": "payment.status.v1",
     "bondflow.domain.escrow:EscrowAccount.FundsReserved": "escrow.funds_reserved.v1",
     "bondflow.domain.escrow:EscrowAccount.FundsReleased": "escrow.funds_released.v1",
     "bondflow.domain.escrow:EscrowAccount.FundsDebited": "escrow.funds_debited.v1",
@@ -68,6 +81,7 @@ TOPICS: dict[str, str] = {
     "bondflow.domain.users:User.Activated": "user.activated.v1",
     "bondflow.domain.users:User.Suspended": "user.suspended.v1",
     "bondflow.domain.users:User.PersonalDataErased": "user.personal_data_erased.v1",
+    "bondflow.domain.users:User.InvestorCategoryEvidenced": "user.investor_category_evidenced.v1",
     "bondflow.domain.kyc:KycCase.Started": "kyc.started.v1",
     "bondflow.domain.kyc:KycCase.Restarted": "kyc.restarted.v1",
     "bondflow.domain.kyc:KycCase.Verified": "kyc.verified.v1",
@@ -81,6 +95,19 @@ TOPICS: dict[str, str] = {
     "bondflow.domain.instruments:Instrument.ReferencePriceSet": "instrument.reference_price_set.v1",
     "bondflow.domain.market_calendar:MarketCalendar.Opened": "calendar.opened.v1",
     "bondflow.domain.market_calendar:MarketCalendar.HolidayAdded": "calendar.holiday_added.v1",
+    "bondflow.domain.ledger:JournalEntry.Posted": "ledger.journal_entry_posted.v1",
+    "bondflow.domain.reconciliation:Reconciliation.Started": "reconciliation.started.v1",
+    "bondflow.domain.reconciliation:Reconciliation.ReconciliationCompleted": "reconciliation.completed.v1",
+    "bondflow.domain.instruments:Instrument.RedemptionScheduleSet": "instrument.redemption_schedule_set.v1",
+    "bondflow.domain.corporate_actions:CorporateAction.CouponScheduled": "corporate_action.coupon_scheduled.v1",
+    "bondflow.domain.corporate_actions:CorporateAction.RedemptionScheduled": "corporate_action.redemption_scheduled.v1",
+    "bondflow.domain.corporate_actions:CorporateAction.HoldersRecorded": "corporate_action.holders_recorded.v1",
+    "bondflow.domain.corporate_actions:CorporateAction.CouponPaid": "corporate_action.coupon_paid.v1",
+    "bondflow.domain.corporate_actions:CorporateAction.Redeemed": "corporate_action.redeemed.v1",
+    "bondflow.domain.corporate_actions:CorporateAction.Completed": "corporate_action.completed.v1",
+    "bondflow.domain.tokens:TokenMovement.Minted": "token.minted.v1",
+    "bondflow.domain.tokens:TokenMovement.Burned": "token.burned.v1",
+    "bondflow.domain.tax_declarations:TaxDeclaration.Filed": "tax.declaration_filed.v1",
 }
 
 

@@ -19,14 +19,16 @@ class Contract:
     topic: str
     raw: dict[str, Any]
     parsed: Any
-    fingerprint: bytes  # CRC-64-AVRO of the parsing canonical form, 8 bytes little-endian
+    fingerprint: bytes  # CRC-64-AVRO of the parsing canonical form, as the spec's 8 little-endian bytes
 
     @classmethod
     def from_raw(cls, topic: str, raw: dict[str, Any]) -> Contract:
         parsed = fastavro.parse_schema(raw, _write_hint=False)
         canonical = fastavro.schema.to_parsing_canonical_form(parsed)
-        digest = int(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"), 16)
-        return cls(topic, raw, parsed, digest.to_bytes(8, "little"))
+        # fastavro's hex is already the little-endian byte sequence the single-object encoding carries
+        # (`8a8f25cce724dd63` for "null", the spec's 7195948357588979594): take its bytes as they are.
+        fingerprint = bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
+        return cls(topic, raw, parsed, fingerprint)
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -28,7 +28,16 @@ def consent_hash(user_id: UUID, purposes: list[str], text_version: str, granted_
 
 
 class Consent(Aggregate):
-    @event("Granted")
+    class Granted(Aggregate.Created):
+        user_id: str
+        purposes: list[str]
+        text_version: str
+        consent_hash: str
+        granted_at: datetime
+        actor_id: str
+        request_id: str
+
+    @event(Granted)
     def __init__(
         self,
         *,
@@ -51,7 +60,12 @@ class Consent(Aggregate):
         if self.active:
             self._revoked(purposes=purposes, actor_id=actor_id, request_id=request_id)
 
-    @event("Revoked")
+    class Revoked(Aggregate.Event):
+        purposes: list[str]
+        actor_id: str
+        request_id: str
+
+    @event(Revoked)
     def _revoked(self, *, purposes: list[str], actor_id: str, request_id: str) -> None:
         self.active = False
 
@@ -61,7 +75,13 @@ class Consent(Aggregate):
                 text_version=text_version, consent_hash=consent_hash, actor_id=actor_id, request_id=request_id
             )
 
-    @event("Regranted")
+    class Regranted(Aggregate.Event):
+        text_version: str
+        consent_hash: str
+        actor_id: str
+        request_id: str
+
+    @event(Regranted)
     def _regranted(self, *, text_version: str, consent_hash: str, actor_id: str, request_id: str) -> None:
         self.text_version = text_version
         self.consent_hash = consent_hash

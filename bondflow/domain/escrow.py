@@ -15,13 +15,23 @@ lookup. Method limits (documented here, enforced once): UPI at most ₹1,00,000 
 general limit); RTGS at least ₹2,00,000 (RBI's RTGS floor); NEFT any amount; every payment at most
 ₹10,00,00,000 (platform cap). Amounts are `Decimal` rupees with at most two places (paise).
 
+A provider answer that does not fit (`amount_mismatch`) or no answer by the payment's deadline makes the
+payment a break (`BROKEN`, `PaymentBreakRaised`): nothing moves until an operator resolves it against the
+provider's own answer and the bank statement (`resolve_break`), or, for a deadline break, the provider's
+late answer arrives. A break never credits anything; a resolution credits only what the provider confirmed.
+
 Event class paths (`bondflow.domain.escrow:EscrowAccount.DepositInitiated`, …) are stored data: never
 move or rename them.
+
+Why this module is over 300 lines (STYLE.md): an aggregate's event classes are stored topics
+(`module:Aggregate.Event`), so the aggregate, its explicit event classes and the methods that record
+them stay together in this one class body; helpers that record nothing live in sibling modules.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -30,7 +40,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from bondflow.domain.ids import derived_id
-from bondflow.errors import InsufficientFunds, InvalidRequest, NotFound
+from bondflow.errors import InsufficientFunds, InvalidRequest, NotFound, PaymentNotResolvable
 
 PAISE = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -38,6 +48,7 @@ MAX_PAYMENT = Decimal("100000000.00")  # ₹10 crore per payment
 UPI_MAX = Decimal("100000.00")
 RTGS_MIN = Decimal("200000.00")
 AMOUNT_MISMATCH = "amount_mismatch"
+DEADLINE_BREAK = "deadline"  # no final answer from the provider by the payment's deadline
 _PAYMENT_ID = re.compile(r"^(pay|wdr)_([0-9a-f]{32})_([0-9a-f]{32})$")
 
 
@@ -64,6 +75,7 @@ class PaymentStatus(StrEnum):
     INITIATED = "INITIATED"
     CONFIRMED = "CONFIRMED"  # deposit credited, or withdrawal paid out
     FAILED = "FAILED"
+    BROKEN = "BROKEN"  # a break for operators: the provider's answer did not fit, or none came in time
 
 
 @dataclass
@@ -77,6 +89,12 @@ class Payment:
     status: PaymentStatus = PaymentStatus.INITIATED
     reference: str | None = None
     reason: str | None = None
+
+    @property
+    def awaits_provider(self) -> bool:
+        """Still open to the provider's answer: INITIATED, or a break only because the answer was late."""
+        late = self.status is PaymentStatus.BROKEN and (self.reason or "").startswith(DEADLINE_BREAK)
+        return self.status is PaymentStatus.INITIATED or late
 
 
 def escrow_id(user_id: str) -> UUID:
@@ -128,10 +146,48 @@ def payment_amount(amount: Decimal, method: PaymentMethod) -> Decimal:
     return value
 
 
+def _resolution_amount(
+    payment: Payment,
+    provider_confirmed: bool | None,
+    provider_amount: Decimal | None,
+    bank_amount: Decimal | None,
+) -> Decimal:
+    """What a resolved break moves (ZERO: it failed), or `PaymentNotResolvable` when the provider has no
+    final answer or the bank statement disagrees with it."""
+    details: dict[str, object] = {"payment_id": payment.payment_id, "initiated": str(payment.amount)}
+    if provider_confirmed is None:
+        raise PaymentNotResolvable("the provider has no final answer for this payment yet", details)
+    if not provider_confirmed or provider_amount is None:
+        if bank_amount is not None and bank_amount != ZERO:
+            raise PaymentNotResolvable(
+                "the provider reports that nothing moved; the bank statement amount does not agree",
+                {**details, "bank_amount": str(bank_amount)},
+            )
+        return ZERO
+    if bank_amount is not None and bank_amount != provider_amount:
+        raise PaymentNotResolvable(
+            "the bank statement amount does not match the provider's confirmation",
+            {**details, "bank_amount": str(bank_amount), "provider_amount": str(provider_amount)},
+        )
+    if provider_amount != payment.amount and (bank_amount is None or payment.kind is PaymentKind.WITHDRAWAL):
+        raise PaymentNotResolvable(
+            "the provider confirmed another amount: resolve with the amount the bank statement shows"
+            if payment.kind is PaymentKind.DEPOSIT
+            else "a payout of another amount than requested cannot be resolved here",
+            {**details, "provider_amount": str(provider_amount)},
+        )
+    return provider_amount
+
+
 class EscrowAccount(Aggregate):
     """An investor's escrow cash. Every event records who acted and for which request."""
 
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        user_id: str
+        actor_id: str
+        request_id: str
+
+    @event(Opened)
     def __init__(self, *, id: UUID, user_id: str, actor_id: str, request_id: str) -> None:
         self.user_id = user_id
         self.available = ZERO
@@ -183,7 +239,15 @@ class EscrowAccount(Aggregate):
         )
         return True
 
-    @event("DepositInitiated")
+    class DepositInitiated(Aggregate.Event):
+        payment_id: str
+        amount: Decimal
+        method: str
+        request_fingerprint: str
+        actor_id: str
+        request_id: str
+
+    @event(DepositInitiated)
     def _deposit_initiated(
         self,
         *,
@@ -215,14 +279,14 @@ class EscrowAccount(Aggregate):
     ) -> bool:
         """The provider confirmed a deposit (credited to `available`) or a withdrawal (paid out).
 
-        Idempotent: a payment already confirmed or failed records nothing (False). A confirmation whose
-        amount differs from the initiated one is recorded as a failure with reason `amount_mismatch`."""
+        Idempotent: a payment already confirmed, failed or broken records nothing (False). A confirmation
+        whose amount differs from the initiated one is a break with reason `amount_mismatch`."""
         payment = self.payment(payment_id)
-        if payment.status is not PaymentStatus.INITIATED:
+        if not payment.awaits_provider:
             return False
         if amount != payment.amount:
             reason = f"{AMOUNT_MISMATCH}: provider reported {amount}, initiated {payment.amount}"
-            return self.fail_payment(
+            return self.raise_break(
                 payment_id,
                 reference,
                 amount,
@@ -257,7 +321,7 @@ class EscrowAccount(Aggregate):
         """The payment failed (provider answer, or initiation refused): a deposit credits nothing, a
         withdrawal's amount returns to `available`. Idempotent like `confirm_payment`."""
         payment = self.payment(payment_id)
-        if payment.status is not PaymentStatus.INITIATED:
+        if not payment.awaits_provider:
             return False
         record = self._payment_failed if payment.kind is PaymentKind.DEPOSIT else self._withdrawal_failed
         record(
@@ -271,7 +335,16 @@ class EscrowAccount(Aggregate):
         )
         return True
 
-    @event("PaymentConfirmed")
+    class PaymentConfirmed(Aggregate.Event):
+        payment_id: str
+        reference: str | None
+        amount: Decimal | None
+        provider_event_id: str | None
+        reason: str | None
+        actor_id: str
+        request_id: str
+
+    @event(PaymentConfirmed)
     def _payment_confirmed(
         self,
         *,
@@ -286,7 +359,16 @@ class EscrowAccount(Aggregate):
         payment = self._settle(payment_id, PaymentStatus.CONFIRMED, reference, reason)
         self.available += payment.amount
 
-    @event("PaymentFailed")
+    class PaymentFailed(Aggregate.Event):
+        payment_id: str
+        reference: str | None
+        amount: Decimal | None
+        provider_event_id: str | None
+        reason: str | None
+        actor_id: str
+        request_id: str
+
+    @event(PaymentFailed)
     def _payment_failed(
         self,
         *,
@@ -299,6 +381,126 @@ class EscrowAccount(Aggregate):
         request_id: str,
     ) -> None:
         self._settle(payment_id, PaymentStatus.FAILED, reference, reason)
+
+    # -- breaks ---------------------------------------------------------------------------------------
+
+    def raise_break(
+        self,
+        payment_id: str,
+        reference: str | None,
+        amount: Decimal | None,
+        provider_event_id: str | None,
+        reason: str,
+        *,
+        actor_id: str,
+        request_id: str,
+    ) -> bool:
+        """Hand the payment to operators (reason `amount_mismatch: …` or `deadline: …`); nothing moves: a
+        deposit credits nothing, a withdrawal's amount stays pending. False when it no longer awaits the
+        provider, or is already this break."""
+        payment = self.payment(payment_id)
+        if not payment.awaits_provider or (
+            payment.status is PaymentStatus.BROKEN and reason == payment.reason
+        ):
+            return False
+        self._payment_break_raised(
+            payment_id=payment_id,
+            reference=reference,
+            amount=amount,
+            provider_event_id=provider_event_id,
+            reason=reason,
+            actor_id=actor_id,
+            request_id=request_id,
+        )
+        return True
+
+    def resolve_break(
+        self,
+        payment_id: str,
+        *,
+        provider_confirmed: bool | None,
+        provider_amount: Decimal | None,
+        reference: str | None,
+        provider_event_id: str | None,
+        bank_amount: Decimal | None,
+        actor_id: str,
+        request_id: str,
+    ) -> PaymentStatus:
+        """An operator settles a break with the provider's final answer (`provider_confirmed`: True, False,
+        None when it has none) and, optionally, the amount the bank statement shows (0: nothing moved).
+        Only what the provider confirmed is credited: the two must agree, or nothing is recorded."""
+        payment = self.payment(payment_id)
+        if payment.status is not PaymentStatus.BROKEN:
+            raise PaymentNotResolvable("the payment is not a break", {"status": payment.status.value})
+        moved = _resolution_amount(payment, provider_confirmed, provider_amount, bank_amount)
+        reason = f"resolved by an operator: the provider's answer and the bank statement show {moved}"
+
+        def record(recorder: Callable[..., None], amount: Decimal | None) -> None:
+            recorder(
+                payment_id=payment_id,
+                reference=reference,
+                amount=amount,
+                provider_event_id=provider_event_id,
+                reason=reason,
+                actor_id=actor_id,
+                request_id=request_id,
+            )
+
+        deposit = payment.kind is PaymentKind.DEPOSIT
+        if moved == ZERO:
+            record(self._payment_failed if deposit else self._withdrawal_failed, None)
+            return PaymentStatus.FAILED
+        if moved != payment.amount:  # a deposit the bank received in another amount than declared
+            record(self._payment_amount_corrected, moved)
+        record(self._payment_confirmed if deposit else self._withdrawal_paid, moved)
+        return PaymentStatus.CONFIRMED
+
+    class PaymentBreakRaised(Aggregate.Event):
+        payment_id: str
+        reference: str | None
+        amount: Decimal | None
+        provider_event_id: str | None
+        reason: str | None
+        actor_id: str
+        request_id: str
+
+    @event(PaymentBreakRaised)
+    def _payment_break_raised(
+        self,
+        *,
+        payment_id: str,
+        reference: str | None,
+        amount: Decimal | None,
+        provider_event_id: str | None,
+        reason: str | None,
+        actor_id: str,
+        request_id: str,
+    ) -> None:
+        self._settle(payment_id, PaymentStatus.BROKEN, reference, reason)
+
+    class PaymentAmountCorrected(Aggregate.Event):
+        payment_id: str
+        reference: str | None
+        amount: Decimal | None
+        provider_event_id: str | None
+        reason: str | None
+        actor_id: str
+        request_id: str
+
+    @event(PaymentAmountCorrected)
+    def _payment_amount_corrected(
+        self,
+        *,
+        payment_id: str,
+        reference: str | None,
+        amount: Decimal | None,
+        provider_event_id: str | None,
+        reason: str | None,
+        actor_id: str,
+        request_id: str,
+    ) -> None:
+        if amount is not None:
+            self.payments[payment_id].amount = amount
 
     def _settle(
         self, payment_id: str, status: PaymentStatus, reference: str | None, reason: str | None
@@ -321,7 +523,13 @@ class EscrowAccount(Aggregate):
             )
         self._funds_reserved(reference=reference, amount=value, actor_id=actor_id, request_id=request_id)
 
-    @event("FundsReserved")
+    class FundsReserved(Aggregate.Event):
+        reference: str
+        amount: Decimal
+        actor_id: str
+        request_id: str
+
+    @event(FundsReserved)
     def _funds_reserved(self, *, reference: str, amount: Decimal, actor_id: str, request_id: str) -> None:
         self.available -= amount
         self.reservations[reference] = self.reserved_for(reference) + amount
@@ -337,7 +545,13 @@ class EscrowAccount(Aggregate):
             self._funds_released(reference=reference, amount=value, actor_id=actor_id, request_id=request_id)
         return value
 
-    @event("FundsReleased")
+    class FundsReleased(Aggregate.Event):
+        reference: str
+        amount: Decimal
+        actor_id: str
+        request_id: str
+
+    @event(FundsReleased)
     def _funds_released(self, *, reference: str, amount: Decimal, actor_id: str, request_id: str) -> None:
         self._take_reservation(reference, amount)
         self.available += amount
@@ -361,7 +575,14 @@ class EscrowAccount(Aggregate):
         )
         return True
 
-    @event("FundsDebited")
+    class FundsDebited(Aggregate.Event):
+        reference: str
+        amount: Decimal
+        trade_id: str
+        actor_id: str
+        request_id: str
+
+    @event(FundsDebited)
     def _funds_debited(
         self, *, reference: str, amount: Decimal, trade_id: str, actor_id: str, request_id: str
     ) -> None:
@@ -386,7 +607,14 @@ class EscrowAccount(Aggregate):
         )
         return True
 
-    @event("FundsCredited")
+    class FundsCredited(Aggregate.Event):
+        reference: str
+        amount: Decimal
+        reason: str
+        actor_id: str
+        request_id: str
+
+    @event(FundsCredited)
     def _funds_credited(
         self, *, reference: str, amount: Decimal, reason: str, actor_id: str, request_id: str
     ) -> None:
@@ -425,7 +653,15 @@ class EscrowAccount(Aggregate):
         )
         return True
 
-    @event("WithdrawalRequested")
+    class WithdrawalRequested(Aggregate.Event):
+        payment_id: str
+        amount: Decimal
+        method: str
+        request_fingerprint: str
+        actor_id: str
+        request_id: str
+
+    @event(WithdrawalRequested)
     def _withdrawal_requested(
         self,
         *,
@@ -447,7 +683,16 @@ class EscrowAccount(Aggregate):
         self.available -= amount
         self.pending_withdrawal += amount
 
-    @event("WithdrawalPaid")
+    class WithdrawalPaid(Aggregate.Event):
+        payment_id: str
+        reference: str | None
+        amount: Decimal | None
+        provider_event_id: str | None
+        reason: str | None
+        actor_id: str
+        request_id: str
+
+    @event(WithdrawalPaid)
     def _withdrawal_paid(
         self,
         *,
@@ -462,7 +707,16 @@ class EscrowAccount(Aggregate):
         payment = self._settle(payment_id, PaymentStatus.CONFIRMED, reference, reason)
         self.pending_withdrawal -= payment.amount
 
-    @event("WithdrawalFailed")
+    class WithdrawalFailed(Aggregate.Event):
+        payment_id: str
+        reference: str | None
+        amount: Decimal | None
+        provider_event_id: str | None
+        reason: str | None
+        actor_id: str
+        request_id: str
+
+    @event(WithdrawalFailed)
     def _withdrawal_failed(
         self,
         *,

@@ -36,7 +36,7 @@ class KycTier(StrEnum):
 
     @classmethod
     def parse(cls, raw: object, field: str = "tier") -> KycTier:
-        if raw not in {t.value for t in cls}:
+        if not isinstance(raw, str) or raw not in {t.value for t in cls}:
             raise InvalidRequest(f"{field}: must be basic or full", {"fields": {field: "basic or full"}})
         return cls(str(raw))
 
@@ -68,7 +68,16 @@ def case_id_of_token(token: str) -> UUID | None:
 
 
 class KycCase(Aggregate):
-    @event("Started")
+    class Started(Aggregate.Created):
+        user_id: str
+        pan_hash: str
+        with_aadhaar: bool
+        consent_id: str
+        started_at: datetime
+        actor_id: str
+        request_id: str
+
+    @event(Started)
     def __init__(
         self,
         *,
@@ -127,7 +136,16 @@ class KycCase(Aggregate):
         )
         return True
 
-    @event("Restarted")
+    class Restarted(Aggregate.Event):
+        attempt: int
+        pan_hash: str
+        with_aadhaar: bool
+        consent_id: str
+        started_at: datetime
+        actor_id: str
+        request_id: str
+
+    @event(Restarted)
     def _restarted(
         self,
         *,
@@ -202,7 +220,17 @@ class KycCase(Aggregate):
         )
         return True
 
-    @event("Verified")
+    class Verified(Aggregate.Event):
+        provider_event_id: str | None
+        tier: str
+        kra_ref: str | None
+        ckyc_no: str | None
+        decided_by: str
+        decided_at: datetime
+        actor_id: str
+        request_id: str
+
+    @event(Verified)
     def _verified(
         self,
         *,
@@ -223,7 +251,14 @@ class KycCase(Aggregate):
         self.ckyc_no = ckyc_no
         self.updated_at = decided_at
 
-    @event("Rejected")
+    class Rejected(Aggregate.Event):
+        provider_event_id: str
+        kra_ref: str | None
+        decided_at: datetime
+        actor_id: str
+        request_id: str
+
+    @event(Rejected)
     def _rejected(
         self,
         *,

@@ -21,7 +21,12 @@ def calendar_id(market: str = INDIA) -> UUID:
 
 
 class MarketCalendar(Aggregate):
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        market: str
+        actor_id: str
+        request_id: str
+
+    @event(Opened)
     def __init__(self, *, id: UUID, market: str, actor_id: str, request_id: str) -> None:
         self.market = market
         self.holidays: dict[date, str] = {}
@@ -33,7 +38,13 @@ class MarketCalendar(Aggregate):
         self._holiday_added(day=day, name=name, actor_id=actor_id, request_id=request_id)
         return True
 
-    @event("HolidayAdded")
+    class HolidayAdded(Aggregate.Event):
+        day: date
+        name: str
+        actor_id: str
+        request_id: str
+
+    @event(HolidayAdded)
     def _holiday_added(self, *, day: date, name: str, actor_id: str, request_id: str) -> None:
         self.holidays[day] = name
 

@@ -92,3 +92,12 @@ def ensure_not_own_trade(actor_id: str, trade_party_ids: Iterable[str]) -> None:
         raise Forbidden(
             "separation of duties: you cannot act on your own trade", {"rule": "no_self_trade_resolution"}
         )
+
+
+def ensure_not_own_payment(actor_id: str, payment_owner_id: str) -> None:
+    """For the ops payment-break resolution: an operator cannot resolve a payment of their own account."""
+    if actor_id == payment_owner_id:
+        raise Forbidden(
+            "separation of duties: you cannot resolve your own payment",
+            {"rule": "no_self_payment_resolution"},
+        )

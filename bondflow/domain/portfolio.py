@@ -47,7 +47,10 @@ class Position:
 
 
 class Portfolio(Aggregate):
-    @event("Opened")
+    class Opened(Aggregate.Created):
+        user_id: str
+
+    @event(Opened)
     def __init__(self, *, id: UUID, user_id: str) -> None:
         self.user_id = user_id
         self.positions: dict[str, Position] = {}
@@ -84,7 +87,16 @@ class Portfolio(Aggregate):
             face_value=face_value,
         )
 
-    @event("BuyCommitted")
+    class BuyCommitted(Aggregate.Event):
+        order_id: str
+        isin: str
+        qty: Decimal
+        issuer: str
+        rating_bucket: str
+        duration_bucket: str
+        face_value: Decimal
+
+    @event(BuyCommitted)
     def _buy_committed(
         self,
         *,
@@ -110,7 +122,12 @@ class Portfolio(Aggregate):
         if amount > 0:
             self._buy_released(order_id=order_id, isin=isin, qty=amount)
 
-    @event("BuyReleased")
+    class BuyReleased(Aggregate.Event):
+        order_id: str
+        isin: str
+        qty: Decimal
+
+    @event(BuyReleased)
     def _buy_released(self, *, order_id: str, isin: str, qty: Decimal) -> None:
         position = self.positions[isin]
         position.pending_buy -= qty
@@ -127,7 +144,12 @@ class Portfolio(Aggregate):
             )
         self._units_reserved(order_id=order_id, isin=isin, qty=qty)
 
-    @event("UnitsReserved")
+    class UnitsReserved(Aggregate.Event):
+        order_id: str
+        isin: str
+        qty: Decimal
+
+    @event(UnitsReserved)
     def _units_reserved(self, *, order_id: str, isin: str, qty: Decimal) -> None:
         position = self.positions[isin]
         position.reserved_sell += qty
@@ -140,7 +162,12 @@ class Portfolio(Aggregate):
         if amount > 0:
             self._units_released(order_id=order_id, isin=isin, qty=amount)
 
-    @event("UnitsReleased")
+    class UnitsReleased(Aggregate.Event):
+        order_id: str
+        isin: str
+        qty: Decimal
+
+    @event(UnitsReleased)
     def _units_released(self, *, order_id: str, isin: str, qty: Decimal) -> None:
         position = self.positions[isin]
         position.reserved_sell -= qty
@@ -152,7 +179,13 @@ class Portfolio(Aggregate):
         """A BUY fill settled: its units leave `pending_buy` and become held (the settlement saga)."""
         self._buy_settled(order_id=order_id, trade_id=trade_id, isin=isin, qty=qty)
 
-    @event("BuySettled")
+    class BuySettled(Aggregate.Event):
+        order_id: str
+        trade_id: str
+        isin: str
+        qty: Decimal
+
+    @event(BuySettled)
     def _buy_settled(self, *, order_id: str, trade_id: str, isin: str, qty: Decimal) -> None:
         position = self.positions[isin]
         pending = position.pending_by_order.get(order_id, ZERO)
@@ -168,7 +201,13 @@ class Portfolio(Aggregate):
         """A SELL fill settled: its reserved units leave the portfolio (the settlement saga)."""
         self._sell_settled(order_id=order_id, trade_id=trade_id, isin=isin, qty=qty)
 
-    @event("SellSettled")
+    class SellSettled(Aggregate.Event):
+        order_id: str
+        trade_id: str
+        isin: str
+        qty: Decimal
+
+    @event(SellSettled)
     def _sell_settled(self, *, order_id: str, trade_id: str, isin: str, qty: Decimal) -> None:
         position = self.positions[isin]
         reserved = position.reserved_by_order.get(order_id, ZERO)

@@ -20,7 +20,26 @@ def trade_id_for(order_id: UUID, quote_id: str) -> UUID:
 
 
 class Trade(Aggregate):
-    @event("TradeExecuted")
+    class TradeExecuted(Aggregate.Created):
+        order_id: str
+        user_id: str
+        isin: str
+        side: str
+        dealer: str
+        quote_id: str
+        qty: Decimal
+        clean_price: Decimal
+        accrued_per_100: Decimal
+        face_value: Decimal
+        consideration: Decimal
+        fees: Decimal
+        reference_clean_price: Decimal
+        trade_date: date
+        settlement_date: date
+        actor_id: str
+        request_id: str
+
+    @event(TradeExecuted)
     def __init__(
         self,
         *,
@@ -80,7 +99,19 @@ class Trade(Aggregate):
         )
         return True
 
-    @event("TradeSettled")
+    class TradeSettled(Aggregate.Event):
+        settlement_id: str
+        payment_reference: str
+        tx_hash: str
+        user_id: str
+        isin: str
+        side: str
+        qty: Decimal
+        clean_price: Decimal
+        actor_id: str
+        request_id: str
+
+    @event(TradeSettled)
     def _settled(
         self,
         *,

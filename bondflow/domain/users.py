@@ -1,6 +1,6 @@
 """The User aggregate: registered, activated (KYC verified), suspended, personal data erased.
 
-Personal fields arrive already sealed with the investor's data key (`bondflow.pii`): the aggregate only
+Personal fields arrive already sealed with the investor's data key (`bondflow.security.pii`): the aggregate only
 holds ciphertext and the keyed email hash its id is derived from. Pure: no I/O, no clock of its own.
 Event class paths (`bondflow.domain.users:User.Registered`, …) are stored data: never move or rename them.
 """
@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from bondflow.domain.ids import derived_id
-from bondflow.errors import InvalidRequest
+from bondflow.errors import Forbidden, InvalidRequest
 
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
@@ -43,7 +43,7 @@ class InvestorCategory(StrEnum):
 
     @classmethod
     def parse(cls, raw: object, field: str = "investor_category") -> InvestorCategory:
-        if raw not in {c.value for c in cls}:
+        if not isinstance(raw, str) or raw not in {c.value for c in cls}:  # a dict or list is unhashable
             raise _refuse(field, "must be retail, hni or institutional")
         return cls(str(raw))
 
@@ -80,7 +80,18 @@ def user_id_for(email_hash: str) -> UUID:
 
 
 class User(Aggregate):
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        email_hash: str
+        email_sealed: str
+        phone_sealed: str | None
+        password_hash_sealed: str
+        residency: str
+        investor_category: str
+        registered_at: datetime
+        actor_id: str
+        request_id: str
+
+    @event(Registered)
     def __init__(
         self,
         *,
@@ -104,6 +115,44 @@ class User(Aggregate):
         self.registered_at = registered_at
         self.status = UserStatus.PENDING
         self.erased = False
+        self.evidenced_category: str | None = None  # the declared category counts only with evidence
+
+    @property
+    def effective_category(self) -> str:
+        """The category eligibility rules see: what evidence supports (the KYC provider's answer or an
+        admin's approval), else retail, whatever was declared at sign-up."""
+        return self.evidenced_category or InvestorCategory.RETAIL.value
+
+    def evidence_category(
+        self, *, category: str, source: str, reference: str, actor_id: str, request_id: str
+    ) -> bool:
+        """Record evidence for an investor category; never approved by the investor themself (separation
+        of duties). Returns whether anything changed."""
+        InvestorCategory.parse(category)
+        if actor_id == str(self.id):
+            raise Forbidden(
+                "separation of duties: you cannot approve your own investor category",
+                {"rule": "no_self_category_approval"},
+            )
+        if self.evidenced_category == category:
+            return False
+        self._category_evidenced(
+            category=category, source=source, reference=reference, actor_id=actor_id, request_id=request_id
+        )
+        return True
+
+    class InvestorCategoryEvidenced(Aggregate.Event):
+        category: str
+        source: str
+        reference: str
+        actor_id: str
+        request_id: str
+
+    @event(InvestorCategoryEvidenced)
+    def _category_evidenced(
+        self, *, category: str, source: str, reference: str, actor_id: str, request_id: str
+    ) -> None:
+        self.evidenced_category = category
 
     def activate(self, *, reason: str, actor_id: str, request_id: str) -> bool:
         """Pending → active (KYC verified). Returns whether anything changed."""
@@ -112,7 +161,12 @@ class User(Aggregate):
         self._activated(reason=reason, actor_id=actor_id, request_id=request_id)
         return True
 
-    @event("Activated")
+    class Activated(Aggregate.Event):
+        reason: str
+        actor_id: str
+        request_id: str
+
+    @event(Activated)
     def _activated(self, *, reason: str, actor_id: str, request_id: str) -> None:
         self.status = UserStatus.ACTIVE
 
@@ -120,7 +174,12 @@ class User(Aggregate):
         if self.status is not UserStatus.SUSPENDED:
             self._suspended(reason=reason, actor_id=actor_id, request_id=request_id)
 
-    @event("Suspended")
+    class Suspended(Aggregate.Event):
+        reason: str
+        actor_id: str
+        request_id: str
+
+    @event(Suspended)
     def _suspended(self, *, reason: str, actor_id: str, request_id: str) -> None:
         self.status = UserStatus.SUSPENDED
 
@@ -131,7 +190,11 @@ class User(Aggregate):
         self._erased(actor_id=actor_id, request_id=request_id)
         return True
 
-    @event("PersonalDataErased")
+    class PersonalDataErased(Aggregate.Event):
+        actor_id: str
+        request_id: str
+
+    @event(PersonalDataErased)
     def _erased(self, *, actor_id: str, request_id: str) -> None:
         self.email_sealed = None
         self.phone_sealed = None

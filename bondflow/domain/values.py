@@ -43,7 +43,7 @@ class Isin:
     @classmethod
     def parse(cls, raw: object, field: str = "isin", refusal: Refusal = InvalidRequest) -> Isin:
         if not isinstance(raw, str):
-            raise _refuse(field, "must be a string")
+            raise _refuse(field, "must be a string", refusal)
         if not _ISIN_SHAPE.match(raw):
             raise _refuse(field, "must be 12 characters: 2 letters, 9 letters or digits, 1 digit", refusal)
         if not isin_check_digit_ok(raw):
@@ -65,13 +65,13 @@ class Side(StrEnum):
         return cls(str(raw))
 
 
-def exact_decimal(raw: object, field: str) -> Decimal:
+def exact_decimal(raw: object, field: str, refusal: Refusal = InvalidRequest) -> Decimal:
     """A JSON number (already parsed exactly as `Decimal`/`int`) or a decimal string; never a float or bool."""
     if isinstance(raw, bool) or raw is None:
-        raise _refuse(field, "must be a decimal number or a decimal string")
+        raise _refuse(field, "must be a decimal number or a decimal string", refusal)
     if isinstance(raw, int):
         if abs(raw) > 10**30:
-            raise _refuse(field, "is out of range")
+            raise _refuse(field, "is out of range", refusal)
         return Decimal(raw)
     if isinstance(raw, Decimal):
         value = raw
@@ -79,11 +79,11 @@ def exact_decimal(raw: object, field: str) -> Decimal:
         try:
             value = Decimal(raw.strip())
         except InvalidOperation as exc:  # pragma: no cover - the pattern admits only valid text
-            raise _refuse(field, "is not a decimal number") from exc
+            raise _refuse(field, "is not a decimal number", refusal) from exc
     else:
-        raise _refuse(field, "must be a decimal number or a decimal string")
+        raise _refuse(field, "must be a decimal number or a decimal string", refusal)
     if not value.is_finite() or value.adjusted() > 30:
-        raise _refuse(field, "is out of range")
+        raise _refuse(field, "is out of range", refusal)
     return value
 
 
@@ -91,6 +91,17 @@ def _places(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
     assert isinstance(exponent, int)
     return max(0, -exponent)
+
+
+def decimal_with_places(raw: object, field: str, places: int, maximum: Decimal) -> Decimal:
+    """`exact_decimal` with at most `places` decimal places and at most `maximum`: the figures its published
+    contract can carry exactly (the encoder never rounds)."""
+    value = exact_decimal(raw, field)
+    if _places(value) > places:
+        raise _refuse(field, f"at most {places} decimal places")
+    if value > maximum:
+        raise _refuse(field, f"must not exceed {maximum}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +112,13 @@ class Quantity:
 
     @classmethod
     def parse(cls, raw: object, field: str = "qty", refusal: Refusal = InvalidRequest) -> Quantity:
-        value = exact_decimal(raw, field)
+        value = exact_decimal(raw, field, refusal)
         if value <= 0:
             raise _refuse(field, "must be greater than 0", refusal)
         if _places(value) > 6:
             raise _refuse(field, "at most 6 decimal places", refusal)
         if value > MAX_QTY:
-            raise _refuse(field, f"must not exceed {MAX_QTY}")
+            raise _refuse(field, f"must not exceed {MAX_QTY}", refusal)
         return cls(value.quantize(Decimal("0.000001")))
 
 
@@ -121,11 +132,11 @@ class CleanPrice:
     def parse(
         cls, raw: object, field: str = "limit_clean_price", refusal: Refusal = InvalidRequest
     ) -> CleanPrice:
-        value = exact_decimal(raw, field)
+        value = exact_decimal(raw, field, refusal)
         if value <= 0:
             raise _refuse(field, "must be greater than 0", refusal)
         if _places(value) > 4:
             raise _refuse(field, "at most 4 decimal places", refusal)
         if value > MAX_PRICE:
-            raise _refuse(field, f"must not exceed {MAX_PRICE}")
+            raise _refuse(field, f"must not exceed {MAX_PRICE}", refusal)
         return cls(value.quantize(Decimal("0.0001")))

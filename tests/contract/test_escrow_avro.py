@@ -28,6 +28,17 @@ def every_escrow_event() -> list[Any]:
     account.request_withdrawal("wdr-2", Decimal("20"), request_fingerprint="f", **WHO)
     account.confirm_payment("wdr-1", "REF", Decimal("10"), "evt-2", **WHO)
     account.fail_payment("wdr-2", "REF", Decimal("20"), "evt-3", "bank rejected", **WHO)
+    account.initiate_deposit("pay-3", Decimal("7"), PaymentMethod.UPI, request_fingerprint="f", **WHO)
+    account.confirm_payment("pay-3", "REF", Decimal("70"), "evt-4", **WHO)  # a mismatch: a break
+    account.resolve_break(
+        "pay-3",
+        provider_confirmed=True,
+        provider_amount=Decimal("70"),
+        reference="REF",
+        provider_event_id="evt-4",
+        bank_amount=Decimal("70"),
+        **WHO,
+    )
     return list(account.collect_events())
 
 
@@ -44,6 +55,8 @@ def test_every_escrow_event_type_is_sampled() -> None:
         "WithdrawalRequested",
         "WithdrawalPaid",
         "WithdrawalFailed",
+        "PaymentBreakRaised",
+        "PaymentAmountCorrected",
     }
 
 

@@ -14,6 +14,7 @@ from bondflow.avro.encoding import decode, encode
 from bondflow.domain.orders import Order
 from bondflow.domain.portfolio import Portfolio
 from bondflow.domain.settlement import Settlement
+from bondflow.domain.settlement_money import terms_of
 from bondflow.domain.trades import Trade
 
 NOW = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
@@ -29,35 +30,64 @@ def settlement(side: str) -> Settlement:
         side=side,
         dealer="dealer-alpha",
         qty=Decimal("2.5"),
-        consideration=Decimal("2687.79"),
+        terms=terms_of(side, Decimal("2687.79"), Decimal("1.34")),
         **WHO,
     )
 
 
 def every_settlement_event() -> list[Any]:
-    done = settlement("BUY")
-    done.instruct_payment(deadline_at=NOW, **WHO)
-    done.expire(now=NOW, forced_by="ops-1", **WHO)
-    done.confirm_payment(reference="REF", **WHO)
-    done.request_token_transfer(deadline_at=NOW, **WHO)
-    done.raise_break(step="token", reason="chain down", **WHO)
-    done.retry(deadline_at=NOW, **WHO)
-    done.fail_token_transfer(code="BF-SET-007", reason="late", tx_hash=None, **WHO)
-    done.request_refund(**WHO)
-    done.refund(reference="refund:x", **WHO)
-    done.fail(**WHO)
-    ok = settlement("SELL")
-    ok.request_token_transfer(deadline_at=NOW, **WHO)
-    ok.token_transferred(tx_hash="0xabc", **WHO)
-    ok.instruct_payment(deadline_at=NOW, **WHO)
-    ok.fail_payment(code="BF-PAY-006", reason="refused", **WHO)
-    paid = settlement("BUY")
-    paid.instruct_payment(deadline_at=NOW, **WHO)
-    paid.confirm_payment(reference="REF", **WHO)
-    paid.request_token_transfer(deadline_at=NOW, **WHO)
-    paid.token_transferred(tx_hash="0xabc", **WHO)
-    paid.complete(**WHO)
-    return [*done.collect_events(), *ok.collect_events(), *paid.collect_events()]
+    bought = settlement("BUY")  # the whole BUY, with a break on the payout that an operator retries
+    bought.request_hold(expires_at=NOW, deadline_at=NOW, **WHO)
+    bought.hold_placed(hold_id="h-1", **WHO)
+    bought.clear_investor_cash(**WHO)
+    bought.request_token_transfer(deadline_at=NOW, **WHO)
+    bought.token_transferred(tx_hash="0xabc", **WHO)
+    bought.instruct_payout(deadline_at=NOW, **WHO)
+    bought.expire(now=NOW, **WHO)
+    bought.raise_break(step="payout", reason="provider down", **WHO)
+    bought.retry(deadline_at=NOW, **WHO)
+    bought.confirm_payout(reference="REF", **WHO)
+    bought.complete(**WHO)
+    returned = settlement("BUY")  # the token leg fails: the cash comes back from clearing
+    returned.request_hold(expires_at=NOW, deadline_at=NOW, **WHO)
+    returned.hold_placed(hold_id="h-2", **WHO)
+    returned.clear_investor_cash(**WHO)
+    returned.request_token_transfer(deadline_at=NOW, **WHO)
+    returned.fail_token_transfer(code="BF-SET-007", reason="late", tx_hash=None, **WHO)
+    returned.fail(**WHO)
+    refused = settlement("BUY")
+    refused.request_hold(expires_at=NOW, deadline_at=NOW, **WHO)
+    refused.fail_hold(code="BF-SET-006", reason="refused", **WHO)
+    sold = settlement("SELL")  # the dealer does not pay: the hold is released
+    sold.request_hold(expires_at=NOW, deadline_at=NOW, **WHO)
+    sold.hold_placed(hold_id="h-3", **WHO)
+    sold.instruct_payment(deadline_at=NOW, **WHO)
+    sold.fail_payment(code="BF-PAY-006", reason="refused", **WHO)
+    sold.request_release(deadline_at=NOW, **WHO)
+    sold.hold_released(**WHO)
+    refunded = settlement("SELL")  # the dealer paid, the tokens did not move: the dealer is refunded
+    refunded.request_hold(expires_at=NOW, deadline_at=NOW, **WHO)
+    refunded.hold_placed(hold_id="h-4", **WHO)
+    refunded.instruct_payment(deadline_at=NOW, **WHO)
+    refunded.confirm_payment(reference="IN", **WHO)
+    refunded.request_token_transfer(deadline_at=NOW, **WHO)
+    refunded.fail_token_transfer(code="BF-SET-006", reason="rejected", tx_hash=None, **WHO)
+    refunded.instruct_refund(deadline_at=NOW, **WHO)
+    refunded.confirm_refund(reference="OUT", **WHO)
+    refunded.fail(**WHO)
+    delivered = settlement("SELL")
+    delivered.request_hold(expires_at=NOW, deadline_at=NOW, **WHO)
+    delivered.hold_placed(hold_id="h-5", **WHO)
+    delivered.instruct_payment(deadline_at=NOW, **WHO)
+    delivered.confirm_payment(reference="IN", **WHO)
+    delivered.request_token_transfer(deadline_at=NOW, **WHO)
+    delivered.token_transferred(tx_hash="0xdef", **WHO)
+    delivered.complete(**WHO)
+    legacy = settlement("BUY")  # events recorded before holds only
+    legacy._refund_requested(amount=Decimal(1), **WHO)
+    legacy._refunded(amount=Decimal(1), reference="refund:x", **WHO)
+    flows = (bought, returned, refused, sold, refunded, delivered, legacy)
+    return [e for flow in flows for e in flow.collect_events()]
 
 
 def other_events() -> list[Any]:
@@ -129,6 +159,17 @@ def test_every_settlement_event_type_is_covered_by_the_samples() -> None:
         "DeadlineExpired",
         "BreakRaised",
         "RetryRequested",
+        "HoldRequested",
+        "HoldPlaced",
+        "HoldFailed",
+        "HoldReleaseRequested",
+        "HoldReleased",
+        "DealerPayoutInstructed",
+        "DealerPaid",
+        "DealerRefundInstructed",
+        "DealerRefunded",
+        "ProceedsCredited",
+        "CashReturned",
     }
 
 

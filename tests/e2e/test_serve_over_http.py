@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bondflow.domain.settlement_money import terms_of
+
 pytestmark = pytest.mark.e2e
 
 
@@ -135,6 +137,10 @@ def test_the_readme_session_funds_places_replays_and_reads_an_order(
             assert settlement["state"] == "COMPLETED", settlement
             assert settlement["legs"]["token"]["tx_hash"].startswith("0x")
         consideration = sum(Decimal(t["consideration"]) for t in trades)
+        # DvP: the buyer also pays stamp duty on each fill (DOMAIN.md, the ledger)
+        consideration += sum(
+            terms_of("BUY", Decimal(t["consideration"]), Decimal(t["fees"])).stamp_duty for t in trades
+        )
         balance = wait_for(
             lambda: http.get("/v1/escrow/balance").json()["data"],
             lambda b: Decimal(b["available"]) == Decimal(500000) - consideration,

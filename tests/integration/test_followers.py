@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from bondflow.bootstrap import bootstrap
-from bondflow.container import Container
 from bondflow.domain.orders import Order
-from bondflow.followers import FollowerRunner, Positioned, wait_for_position
+from bondflow.runtime.followers import FollowerRunner, Positioned, wait_for_position
 from bondflow.settings import Settings
-from projections import order_flow
-from projections.orders_view import OrdersProjector
+from bondflow.wiring.bootstrap import bootstrap
+from bondflow.wiring.container import Container
+from projections.analytics import order_flow
+from projections.orders.projector import OrdersProjector
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.container import Container
+from bondflow.wiring.container import Container
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,7 @@ def test_concurrent_requests_with_one_key_create_exactly_one_order(
 def test_a_key_in_progress_is_answered_409_bf_idem_003_with_retry_after(
     client: TestClient, investor: dict[str, str], container: Container
 ) -> None:
-    guard = container.orders.guard
+    guard = container.trading.orders.guard
     with guard.hold("orders", "investor-1", "slow-key"):
         response = client.post("/v1/orders", json=BODY, headers={**investor, "Idempotency-Key": "slow-key"})
     assert response.status_code == 409

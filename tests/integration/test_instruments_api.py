@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bondflow.api.app import create_app
-from bondflow.auth.principal import Role
-from bondflow.bootstrap import bootstrap
-from bondflow.clock import ManualClock
-from bondflow.container import Container
-from bondflow.seed import DEMO_BONDS, seed_demo
+from bondflow.runtime.clock import ManualClock
+from bondflow.security.principal import Role
 from bondflow.settings import Settings
+from bondflow.wiring.bootstrap import bootstrap
+from bondflow.wiring.container import Container
+from bondflow.wiring.seed import DEMO_BONDS, seed_demo
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bondflow.adapters.kyc_port import KycRequest
-from bondflow.container import Container
 from bondflow.domain.consent import KYC_PURPOSE, Consent, consent_id_for
-from bondflow.followers import Positioned, wait_for_position
+from bondflow.runtime.followers import Positioned, wait_for_position
+from bondflow.wiring.container import Container
 from tests.support.investors import (
     GOOD_PAN,
     REJECTED_PAN,

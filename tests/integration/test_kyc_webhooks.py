@@ -10,10 +10,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.container import Container
 from bondflow.domain.kyc import KycCase
+from bondflow.security.webhooks import signature, signed_headers
 from bondflow.settings import DEV_WEBHOOK_SECRET
-from bondflow.webhooks import signature, signed_headers
+from bondflow.wiring.container import Container
 from tests.support.investors import GOOD_PAN, signed_up_investor
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.auth.principal import Role
-from bondflow.container import Container
+from bondflow.security.principal import Role
+from bondflow.wiring.container import Container
 
 pytestmark = pytest.mark.integration
 
@@ -72,6 +72,7 @@ def test_every_response_carries_security_headers(client: TestClient) -> None:
 def test_openapi_documents_the_order_request_body(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/v1/orders"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = spec["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]  # a named request model
     assert body["required"] == ["isin", "side", "qty"]
 
 

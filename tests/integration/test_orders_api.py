@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.auth.principal import Role
-from bondflow.container import Container
 from bondflow.domain.orders import Order
-from tests.conftest import bearer
+from bondflow.security.principal import Role
+from bondflow.wiring.container import Container
+from tests.conftest import bearer, fund, ledger_posted
 
 pytestmark = pytest.mark.integration
 
@@ -49,13 +50,16 @@ def test_replaying_the_same_key_and_body_answers_409_with_the_original_data(
     client: TestClient, investor: dict[str, str], container: Container
 ) -> None:
     first = place(client, investor, key="same-key")
+    ledger_posted(container)  # the journal entry of the reservation arrives after the order's events
+    written = container.store.head_position()
     again = place(client, investor, key="same-key")
     assert first.status_code == 202
     assert again.status_code == 409
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["data"] == first.json()["data"]
     assert again.json()["meta"]["position"] == first.json()["meta"]["position"]
-    assert container.store.head_position() == first.json()["meta"]["position"]
+    ledger_posted(container)
+    assert container.store.head_position() == written  # the replay wrote nothing
 
 
 def test_reusing_a_key_with_another_body_answers_422(client: TestClient, investor: dict[str, str]) -> None:
@@ -214,13 +218,14 @@ def test_order_events_record_actor_request_and_exact_decimals(
     client: TestClient, container: Container
 ) -> None:
     headers = {**bearer(container, sub="alice"), "X-Request-ID": "req-123"}
-    placed = place(client, headers, {**BODY, "qty": "0.000001"}).json()
+    # six places kept exactly (0.000001 alone is worth a tenth of a paisa: refused, money rounds half-up)
+    placed = place(client, headers, {**BODY, "qty": "1.000001"}).json()
     order = container.store.repository.get(uuid.UUID(placed["data"]["order_id"]))
     assert isinstance(order, Order)
     events = list(container.store.events.get(order.id))
     assert [type(e).__name__ for e in events] == ["OrderPlaced", "OrderAccepted"]
     assert all(e.actor_id == "alice" and e.request_id == "req-123" for e in events)
-    assert str(events[0].qty) == "0.000001"
+    assert str(events[0].qty) == "1.000001"
 
 
 def test_a_missing_order_is_404_in_the_envelope(client: TestClient, investor: dict[str, str]) -> None:
@@ -236,7 +241,10 @@ def test_read_your_writes_times_out_with_503_when_the_position_is_never_reached(
     client: TestClient, investor: dict[str, str], container: Container
 ) -> None:
     container.settings.__dict__["query_wait_seconds"] = 0.2  # keep the test short
-    response = client.get("/v1/orders", params={"min_position": 10_000}, headers=investor)
+    container.followers["orders_view"].stop()  # the read model lags the log from now on
+    fund(container, "someone-else", Decimal(1000))
+    head = container.store.head_position()
+    response = client.get("/v1/orders", params={"min_position": head}, headers=investor)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
     assert response.json()["error"]["code"] == "BF-QRY-001"

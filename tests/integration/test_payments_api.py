@@ -11,9 +11,9 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.container import Container
+from bondflow.security.webhooks import signed_headers
 from bondflow.settings import DEV_WEBHOOK_SECRET
-from bondflow.webhooks import signed_headers
+from bondflow.wiring.container import Container
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration
@@ -202,7 +202,7 @@ def test_a_provider_event_delivered_twice_credits_once(
     assert balance(client, investor, again.json()["meta"]["position"])["available"] == "1234.56"
 
 
-def test_a_confirmation_with_another_amount_is_recorded_as_failed(
+def test_a_confirmation_with_another_amount_is_a_break_that_credits_nothing(
     client: TestClient, container: Container, silent: Any
 ) -> None:
     investor = bearer(container, funds=None)
@@ -215,7 +215,7 @@ def test_a_confirmation_with_another_amount_is_recorded_as_failed(
         "amount": "1000",
     }
     answer = webhook(client, container, body)
-    assert answer.status_code == 202 and answer.json()["data"]["status"] == "FAILED"
+    assert answer.status_code == 202 and answer.json()["data"]["status"] == "BROKEN"
     assert balance(client, investor, answer.json()["meta"]["position"])["available"] == "0.00"
 
 
@@ -294,7 +294,7 @@ def test_a_refused_initiation_fails_the_payment_and_a_timeout_is_retried_with_th
 
 
 def test_payments_need_the_payments_scopes(client: TestClient, container: Container) -> None:
-    from bondflow.auth.principal import Role
+    from bondflow.security.principal import Role
 
     ops = bearer(container, Role.OPS)
     answer = client.post(
@@ -364,7 +364,7 @@ def test_a_signed_but_malformed_webhook_is_a_bad_request(
 def test_payment_events_reach_the_regulator_stream_without_personal_data(
     client: TestClient, container: Container, sandbox: Any
 ) -> None:
-    from bondflow.auth.principal import Role
+    from bondflow.security.principal import Role
 
     investor = bearer(container, funds=None)
     payment_id = deposit(client, investor, "42.00").json()["data"]["payment_id"]

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.container import Container
 from bondflow.domain.bonds import analyse
-from bondflow.followers import wait_for_position
-from projections import instruments_queries
+from bondflow.runtime.followers import wait_for_position
+from bondflow.wiring.container import Container
+from projections.instruments import queries as instruments_queries
 from tests.conftest import bearer
 from tests.integration.test_settlement import order_in
 
@@ -78,7 +78,10 @@ def test_coupons_list_the_next_year_with_tds(client: TestClient, container: Cont
     # 7.18% GS 2034, semi-annual on 24 Jan and 24 Jul: 100 units of face 100 earn 359.00 gross each time
     assert [c["coupon_date"] for c in coupons] == ["2027-01-24", "2027-07-24"]
     assert coupons[0]["payment_date"] == "2027-01-25"  # 24 Jan 2027 is a Sunday: paid the next business day
-    assert (coupons[0]["gross"], coupons[0]["tds"], coupons[0]["net"]) == ("359.00", "35.90", "323.10")
+    assert coupons[0]["record_date"] == "2027-01-10"  # counted back from the payment date, as pre-trade does
+    # a G-sec: no TDS (DOMAIN.md), whatever the holder's category
+    assert (coupons[0]["gross"], coupons[0]["tds"], coupons[0]["net"]) == ("359.00", "0.00", "359.00")
+    assert (coupons[0]["status"], coupons[0]["tds_rule"]) == ("scheduled", "exempt_gsec")
 
 
 def test_holdings_as_of_an_earlier_position_equal_what_the_api_answered_then(

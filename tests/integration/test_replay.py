@@ -12,14 +12,14 @@ from decimal import Decimal
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.auth.principal import Role
-from bondflow.bootstrap import clickhouse_read_models, postgres_read_models
-from bondflow.clock import ManualClock
-from bondflow.container import Container
-from bondflow.followers import wait_for_position
-from bondflow.replay import pg_checksum, replay_database, run_replay
-from bondflow.seed import seed_demo
-from projections import settlements_view
+from bondflow.runtime.clock import ManualClock
+from bondflow.runtime.followers import wait_for_position
+from bondflow.security.principal import Role
+from bondflow.wiring.bootstrap import clickhouse_read_models, postgres_read_models
+from bondflow.wiring.container import Container
+from bondflow.wiring.replay import pg_checksum, replay_database, run_replay
+from bondflow.wiring.seed import seed_demo
+from projections.settlements import projector as settlements_view
 from tests.conftest import bearer
 from tests.integration.test_settlement import buy, eventually, order_in, settlement_of, trades_of
 
@@ -151,6 +151,9 @@ def test_a_replay_after_trades_settlements_and_failures_matches_every_live_read_
         "postgres:escrow_balances",
         "postgres:regulator_stream",
         "postgres:settlements_view",
+        "postgres:ledger_entries",
+        "postgres:ledger_lines",
+        "postgres:ledger_balances",
         "clickhouse:order_flow",
         "clickhouse:fills",
     ):
@@ -160,7 +163,7 @@ def test_a_replay_after_trades_settlements_and_failures_matches_every_live_read_
 
 
 def settled_failed_and_pending(client: TestClient, container: Container) -> dict[str, str]:
-    """One BUY settled, one whose payment is refused (settlement FAILED) and one whose token transfer never
+    """One BUY settled, one whose token hold is refused (settlement FAILED) and one whose token transfer never
     becomes final (TOKEN_REQUESTED, waiting on its deadline). Returns the pending settlement."""
     container.start_followers(["execution"])
     alice = bearer(container, sub="alice", funds=Decimal(100_000))
@@ -168,11 +171,13 @@ def settled_failed_and_pending(client: TestClient, container: Container) -> dict
     payments = container.followers["payment_effects"].follower  # the funding deposit went through it first
     assert wait_for_position(payments.position, container.store.head_position(), timeout=30)
     admin = bearer(container, Role.ADMIN)
-    fault = client.post("/v1/sandbox/faults", json={"target": "payments", "mode": "fail_next"}, headers=admin)
-    assert fault.status_code == 202, fault.text
+    fault = client.post(
+        "/v1/sandbox/faults", json={"target": "chain", "mode": "hold_fail_next"}, headers=admin
+    )
+    assert fault.status_code == 202, fault.text  # DvP: a refused token hold fails the settlement
     order_in(client, alice, buy(client, alice, qty="2"), "CANCELLED")
-    container.settlement.chain.finality_delay = timedelta(hours=1)  # the chain stalls
-    container.settlement.chain_worker.finality_wait = 0.05
+    stall = {"target": "chain", "mode": "stall_rate", "value": "1"}  # the chain stalls: never final
+    assert client.post("/v1/sandbox/faults", json=stall, headers=admin).status_code == 202
     stalled = buy(client, alice, qty="1")
     (trade,) = eventually(lambda: trades_of(client, alice, stalled))
     pending = settlement_of(client, alice, trade["trade_id"], "TOKEN_REQUESTED")
@@ -224,7 +229,16 @@ def test_after_switching_over_the_deadline_timer_reads_the_rebuilt_settlements_v
     assert report.checksums["postgres:settlements_view"] == (before, before)  # type: ignore[attr-defined]
     with container.db.cursor() as cur:
         moved = cur.execute("SELECT to_regclass(%s)", (f"{report.pg_schema}.settlements_view",)).fetchone()  # type: ignore[attr-defined]
-    assert moved == (None,)  # the rebuilt table is now the live one
+        assert moved == (None,)  # the rebuilt table is now the live one
+        for table in (
+            "ledger_entries",
+            "ledger_balances",
+            "corporate_actions_view",
+            "user_feed",
+            "kyc_status_view",
+        ):
+            left = cur.execute("SELECT to_regclass(%s)", (f"{report.pg_schema}.{table}",)).fetchone()  # type: ignore[attr-defined]
+            assert left == (None,), table  # every read model's tables are switched, not only some
     clock.advance(timedelta(minutes=5))
     failed = settlement_of(client, bearer(container, sub="alice"), pending["trade_id"], "FAILED")
     assert failed["failure"]["code"] == "BF-SET-007"

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.auth.principal import Role
-from bondflow.container import Container
-from bondflow.followers import wait_for_position
+from bondflow.runtime.followers import wait_for_position
+from bondflow.security.principal import Role
+from bondflow.wiring.container import Container
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 
 from bondflow.adapters.postgres import Database
 from bondflow.adapters.sandbox_faults import SharedFaults
-from bondflow.auth.principal import Role
-from bondflow.container import Container
 from bondflow.domain.kyc import KycCase, case_id_for
-from bondflow.execution.worker import IOC_REASON, VENUE_DOWN_REASON
+from bondflow.security.principal import Role
 from bondflow.settings import Settings
+from bondflow.wiring.container import Container
+from bondflow.workers.execution import IOC_REASON, VENUE_DOWN_REASON
 from tests.conftest import bearer
 from tests.integration.test_settlement import buy, eventually, money, order_in
 from tests.support.investors import GOOD_PAN, route_webhooks_through, signed_up_investor, wait_for_kyc

@@ -13,24 +13,40 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.container import Container
 from bondflow.domain.settlement import investor_wallet
 from bondflow.domain.trades import Trade
-from bondflow.followers import Positioned
+from bondflow.runtime.followers import Positioned
+from bondflow.security.principal import Role
+from bondflow.wiring.container import Container
 from tests.conftest import bearer
 from tests.integration.test_settlement import (
     ISIN,
     buy,
-    buy_with_the_first_payment_refused,
     eventually,
     order_in,
     settlement_of,
+    trades_of,
 )
 
 pytestmark = pytest.mark.integration
 
 SETTLED = Trade.TradeSettled  # type: ignore[attr-defined]
 PRICE = Decimal("0.0001")
+
+
+def buy_with_the_first_hold_refused(
+    client: TestClient, container: Container, headers: dict[str, str], qty: str = "5"
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A BUY whose first token hold the sandbox chain refuses (DvP: nothing moves): the order once final
+    and its trades."""
+    container.start_followers(["execution"])
+    admin = bearer(container, Role.ADMIN)
+    fault = client.post(
+        "/v1/sandbox/faults", json={"target": "chain", "mode": "hold_fail_next"}, headers=admin
+    )
+    assert fault.status_code == 202, fault.text
+    order_id = buy(client, headers, qty=qty)
+    return order_in(client, headers, order_id, "CANCELLED", "PARTIAL"), trades_of(client, headers, order_id)
 
 
 @contextmanager
@@ -115,11 +131,11 @@ def test_a_buy_whose_settlement_fails_leaves_holdings_empty_although_it_executed
     client: TestClient, container: Container
 ) -> None:
     alice = bearer(container, sub="alice", funds=Decimal(100_000))
-    order, trades = buy_with_the_first_payment_refused(client, container, alice)
+    order, trades = buy_with_the_first_hold_refused(client, container, alice)
     (trade,) = trades  # 5 units are well within one dealer's inventory
     assert Decimal(trade["qty"]) == 5  # the trade executed ...
     failed = settlement_of(client, alice, trade["trade_id"], "COMPLETED", "FAILED")
-    assert (failed["state"], failed["failure"]["code"]) == ("FAILED", "BF-PAY-006")  # ... and did not settle
+    assert (failed["state"], failed["failure"]["code"]) == ("FAILED", "BF-SET-006")  # ... and did not settle
     assert order["status"] == "CANCELLED"
     assert holdings(client, container, alice) == {}
     assert settled_events(container, "alice") == []

@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.auth.principal import Role
-from bondflow.clock import ManualClock
-from bondflow.container import Container
 from bondflow.domain.portfolio import Portfolio, portfolio_id
 from bondflow.domain.settlement import investor_wallet
+from bondflow.runtime.clock import ManualClock
+from bondflow.security.principal import Role
+from bondflow.wiring.container import Container
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration
@@ -81,6 +81,28 @@ def trades_of(client: TestClient, headers: dict[str, str], order_id: str) -> lis
     return [t for t in trades if t["order_id"] == order_id]
 
 
+def dealer_transfers(container: Container, direction: str) -> dict[str, list[Decimal]]:
+    """Settlement id → the amounts the dealer-payments sandbox actually moved in `direction`."""
+    moved: dict[str, list[Decimal]] = {}
+    for _key, sid, way, _dealer, amount in container.settlement.payouts.transfers():
+        if way == direction:
+            moved.setdefault(sid, []).append(amount)
+    return moved
+
+
+BUY_HISTORY = [
+    "Started",
+    "HoldRequested",
+    "HoldPlaced",
+    "PaymentConfirmed",
+    "TokenTransferRequested",
+    "TokenTransferred",
+    "DealerPayoutInstructed",
+    "DealerPaid",
+    "Completed",
+]
+
+
 def test_a_funded_investors_buy_settles_to_filled_with_escrow_debited_and_tokens_on_chain(
     client: TestClient, container: Container
 ) -> None:
@@ -90,7 +112,8 @@ def test_a_funded_investors_buy_settles_to_filled_with_escrow_debited_and_tokens
     order = order_in(client, alice, order_id, "FILLED")
     assert order["filled_qty"] == "20.000000"
     trades = trades_of(client, alice, order_id)
-    consideration = sum((Decimal(t["consideration"]) for t in trades), Decimal(0))
+    settlements = [settlement_of(client, alice, t["trade_id"], "COMPLETED") for t in trades]
+    consideration = sum((Decimal(s["consideration"]) for s in settlements), Decimal(0))
     eventually(lambda: money(client, alice) == (Decimal(100_000) - consideration, Decimal(0)))
     assert container.settlement.chain.balance(investor_wallet("alice"), ISIN) == Decimal(20)
     assert held(container, "alice") == (Decimal(20), Decimal(0))
@@ -99,66 +122,54 @@ def test_a_funded_investors_buy_settles_to_filled_with_escrow_debited_and_tokens
     holdings = answer.json()["data"]["holdings"]
     bond = next(h for h in holdings if h["isin"] == ISIN)
     assert Decimal(bond["qty"]) == 20 and bond["ytm"] is not None and bond["modified_duration"] is not None
-    for trade in trades:
-        settlement = settlement_of(client, alice, trade["trade_id"], "COMPLETED")
-        assert settlement["legs"]["payment"]["state"] == "CONFIRMED"
+    paid = dealer_transfers(container, "PAY_DEALER")
+    for trade, settlement in zip(trades, settlements, strict=True):
+        assert settlement["legs"]["payment"]["state"] == "PAID"
         assert settlement["legs"]["payment"]["reference"].startswith("SBXSET")
         assert settlement["legs"]["token"] == {
             "state": "FINAL",
             "tx_hash": settlement["legs"]["token"]["tx_hash"],
         }
         assert settlement["legs"]["token"]["tx_hash"].startswith("0x")
-        assert [h["event"] for h in settlement["history"]] == [
-            "Started",
-            "PaymentInstructed",
-            "PaymentConfirmed",
-            "TokenTransferRequested",
-            "TokenTransferred",
-            "Completed",
-        ]
+        assert [h["event"] for h in settlement["history"]] == BUY_HISTORY
+        # the dealer is paid the gross consideration, once: the trade's fee is the platform's
+        gross = Decimal(trade["consideration"]) - Decimal(trade["fees"])
+        assert paid[str(settlement["settlement_id"])] == [gross]
     eventually(lambda: all(t["settlement_state"] == "SETTLED" for t in trades_of(client, alice, order_id)))
     bob = bearer(container, sub="bob")
     assert client.get(f"/v1/trades/{trades[0]['trade_id']}/settlement", headers=bob).status_code == 404
 
 
-def buy_with_the_first_payment_refused(
-    client: TestClient, container: Container, headers: dict[str, str], qty: str = "5"
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A BUY whose first dealer payment the payments sandbox refuses: (the order once final, its trades)."""
-    container.start_followers(["execution"])
-    caught_up(container, "payment_effects")  # the funding deposit has been through the payments sandbox
-    admin = bearer(container, Role.ADMIN)
-    fault = client.post("/v1/sandbox/faults", json={"target": "payments", "mode": "fail_next"}, headers=admin)
-    assert fault.status_code == 202, fault.text
-    order_id = buy(client, headers, qty=qty)
-    order = order_in(client, headers, order_id, "CANCELLED", "PARTIAL")
-    return order, trades_of(client, headers, order_id)
-
-
-def test_a_refused_payment_releases_the_reservation_and_fails_the_settlement(
+def test_a_hold_that_cannot_be_placed_releases_the_reservation_and_fails_the_settlement(
     client: TestClient, container: Container
 ) -> None:
+    container.start_followers(["execution"])
+    admin = bearer(container, Role.ADMIN)
+    fault = {"target": "chain", "mode": "hold_fail_next"}
+    assert client.post("/v1/sandbox/faults", json=fault, headers=admin).status_code == 202
     alice = bearer(container, sub="alice", funds=Decimal(100_000))
-    order, trades = buy_with_the_first_payment_refused(client, container, alice)
-    failed = [settlement_of(client, alice, t["trade_id"], "COMPLETED", "FAILED") for t in trades]
-    assert [s["state"] for s in failed].count("FAILED") == 1
-    first = next(s for s in failed if s["state"] == "FAILED")
-    assert first["failure"]["code"] == "BF-PAY-006"
-    assert first["legs"] == {
-        "payment": {"state": "FAILED", "reference": None},
-        "token": {"state": "NOT_STARTED", "tx_hash": None},
+    order_id = buy(client, alice, qty="5")
+    order = order_in(client, alice, order_id, "CANCELLED", "PARTIAL")
+    trades = trades_of(client, alice, order_id)
+    outcomes = [settlement_of(client, alice, t["trade_id"], "COMPLETED", "FAILED") for t in trades]
+    assert [s["state"] for s in outcomes].count("FAILED") == 1
+    failed = next(s for s in outcomes if s["state"] == "FAILED")
+    assert failed["failure"]["code"] == "BF-SET-006"
+    assert failed["legs"] == {
+        "payment": {"state": "NOT_STARTED", "reference": None},
+        "token": {"state": "HOLD_FAILED", "tx_hash": None},
     }
-    settled = sum((Decimal(s["consideration"]) for s in failed if s["state"] == "COMPLETED"), Decimal(0))
+    assert [h["event"] for h in failed["history"]] == ["Started", "HoldRequested", "HoldFailed", "Failed"]
+    settled = sum((Decimal(s["consideration"]) for s in outcomes if s["state"] == "COMPLETED"), Decimal(0))
     eventually(lambda: money(client, alice) == (Decimal(100_000) - settled, Decimal(0)))
     assert order["status"] == ("CANCELLED" if len(trades) == 1 else "PARTIAL")
-    assert container.settlement.chain.balance(investor_wallet("alice"), ISIN) == sum(
-        (Decimal(s["qty"]) for s in failed if s["state"] == "COMPLETED"), Decimal(0)
-    )
+    assert str(failed["settlement_id"]) not in dealer_transfers(container, "PAY_DEALER")
 
 
-def test_a_rejected_token_transfer_refunds_the_payment_and_fails_the_settlement(
+def test_a_rejected_token_transfer_returns_the_cash_from_clearing_and_pays_no_dealer(
     client: TestClient, container: Container
 ) -> None:
+    """Issue 12 defect 1: the investor's money comes back from clearing; nothing ever went to the dealer."""
     container.start_followers(["execution"])
     admin = bearer(container, Role.ADMIN)
     client.post("/v1/sandbox/faults", json={"target": "chain", "mode": "fail_next"}, headers=admin)
@@ -169,26 +180,32 @@ def test_a_rejected_token_transfer_refunds_the_payment_and_fails_the_settlement(
     outcomes = [settlement_of(client, alice, t["trade_id"], "COMPLETED", "FAILED") for t in trades]
     failed = next(s for s in outcomes if s["state"] == "FAILED")
     assert failed["failure"]["code"] == "BF-SET-006"
-    assert failed["legs"]["payment"]["state"] == "REFUNDED"
+    assert failed["legs"]["payment"]["state"] == "RETURNED"
     assert failed["legs"]["token"]["state"] == "FAILED"
-    assert [h["event"] for h in failed["history"]][-5:] == [
+    assert [h["event"] for h in failed["history"]][-4:] == [
         "TokenTransferRequested",
         "TokenTransferFailed",
-        "RefundRequested",
-        "Refunded",
+        "CashReturned",
         "Failed",
     ]
     settled = sum((Decimal(s["consideration"]) for s in outcomes if s["state"] == "COMPLETED"), Decimal(0))
     eventually(lambda: money(client, alice) == (Decimal(100_000) - settled, Decimal(0)))
+    assert str(failed["settlement_id"]) not in dealer_transfers(container, "PAY_DEALER")
+    completed = sum((Decimal(s["qty"]) for s in outcomes if s["state"] == "COMPLETED"), Decimal(0))
+    assert container.settlement.chain.balance(investor_wallet("alice"), ISIN) == completed
+    assert container.settlement.chain.held("dealer:" + failed_dealer(container, failed), ISIN) == 0
 
 
-def test_a_token_transfer_not_final_by_its_deadline_is_refunded_with_bf_set_007(
+def failed_dealer(container: Container, settlement: dict[str, Any]) -> str:
+    return str(container.settlement.commands.get(settlement["settlement_id"]).dealer)
+
+
+def test_a_token_transfer_not_final_by_its_deadline_is_released_and_returned_with_bf_set_007(
     client: TestClient, container: Container, clock: ManualClock
 ) -> None:
-    container.settlement.chain_worker.finality_wait = 0.05
     container.start_followers(["execution"])
     alice = bearer(container, sub="alice", funds=Decimal(100_000))
-    stall = {"target": "chain", "mode": "stall_rate", "value": "1"}  # transfers are never final
+    stall = {"target": "chain", "mode": "stall_rate", "value": "1"}  # executions are never final
     assert (
         client.post("/v1/sandbox/faults", json=stall, headers=bearer(container, Role.ADMIN)).status_code
         == 202
@@ -206,6 +223,7 @@ def test_a_token_transfer_not_final_by_its_deadline_is_refunded_with_bf_set_007(
         failed = settlement_of(client, alice, trade["trade_id"], "FAILED")
         assert failed["failure"]["code"] == "BF-SET-007"
         assert "DeadlineExpired" in [h["event"] for h in failed["history"]]
+        assert str(failed["settlement_id"]) not in dealer_transfers(container, "PAY_DEALER")
     eventually(lambda: money(client, alice) == (Decimal(100_000), Decimal(0)))
     assert container.settlement.chain.balance(investor_wallet("alice"), ISIN) == 0
     assert held(container, "alice") == (Decimal(0), Decimal(0))

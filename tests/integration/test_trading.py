@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.auth.principal import Role
-from bondflow.container import Container
 from bondflow.domain.escrow import escrow_id
 from bondflow.domain.orders import Order
-from bondflow.followers import wait_for_position
+from bondflow.domain.settlement_money import terms_of
+from bondflow.runtime.followers import wait_for_position
+from bondflow.security.principal import Role
+from bondflow.wiring.container import Container
 from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration
@@ -68,7 +69,10 @@ def test_a_funded_investor_buys_by_rfq_and_sees_the_trade(client: TestClient, co
     assert sum(Decimal(t["qty"]) for t in trades) == Decimal(20)
     assert all(Decimal(t["clean_price"]) <= Decimal("102.00") for t in trades)
     money = balance(client, alice, container)
-    debited = sum(Decimal(t["consideration"]) for t in trades)
+    # each fill's consideration (gross + fee) plus the buyer's stamp duty was debited at settlement
+    debited = sum(
+        terms_of("BUY", Decimal(t["consideration"]), Decimal(t["fees"])).investor_cash for t in trades
+    )
     assert Decimal(money["reserved"]) == 0  # the fills were debited at settlement, the excess released
     assert Decimal(money["available"]) == Decimal(100_000) - debited
     others = client.get("/v1/trades", headers=bearer(container, sub="bob")).json()["data"]

@@ -13,10 +13,10 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.auth.principal import ROLE_SCOPES, Role
-from bondflow.clock import ManualClock
-from bondflow.container import Container
-from bondflow.passwords import Passwords
+from bondflow.runtime.clock import ManualClock
+from bondflow.security.passwords import Passwords
+from bondflow.security.principal import ROLE_SCOPES, Role
+from bondflow.wiring.container import Container
 from tests.conftest import bearer
 from tests.support.investors import (
     GOOD_PAN,
@@ -145,8 +145,7 @@ def test_login_costs_one_argon2id_verification_whether_or_not_the_email_exists(
 
 def freeze_login_limits(container: Container) -> ManualClock:
     clock = ManualClock(datetime(2026, 11, 23, 10, tzinfo=UTC))
-    limits = container.investors.users.limits
-    limits.per_ip.clock = limits.per_account.clock = clock
+    container.investors.users.limits.buckets.clock = clock
     return clock
 
 
@@ -156,7 +155,7 @@ def test_logins_are_rate_limited_per_account_with_retry_after(
     clock = freeze_login_limits(container)
     email = new_email()
     sign_up(client, email)
-    limit = container.settings.login_attempts_per_account_per_minute
+    limit = container.settings.login_attempts_per_account_ip_per_minute
     answers = [log_in(client, email, "wrong password!!").status_code for _ in range(limit)]
     assert answers == [401] * limit
     limited = log_in(client, email)  # even the right password waits

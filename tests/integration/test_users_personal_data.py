@@ -8,6 +8,7 @@ import re
 import subprocess
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,11 +16,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from bondflow.container import Container
 from bondflow.domain.orders import Order
 from bondflow.domain.users import User
-from bondflow.logs import configure_logging, json_formatter
-from bondflow.pii import DataKeyDestroyed
+from bondflow.runtime.clock import ManualClock
+from bondflow.runtime.logs import configure_logging, json_formatter
+from bondflow.security.pii import DataKeyDestroyed
+from bondflow.security.principal import Role
+from bondflow.wiring.container import Container
 from tests.support.investors import (
     GOOD_PAN,
     PASSWORD,
@@ -106,7 +109,7 @@ def test_neither_the_database_nor_any_log_line_holds_email_phone_pan_or_password
 
 
 def test_erasure_destroys_the_data_key_and_keeps_orders_and_kyc_facts(
-    client: TestClient, container: Container, database_url: str
+    client: TestClient, container: Container, database_url: str, clock: ManualClock
 ) -> None:
     email, headers, user_id = onboard(client, container)
     order = Order(  # an order of theirs in the log, whatever the pre-trade rules of the day
@@ -132,6 +135,9 @@ def test_erasure_destroys_the_data_key_and_keeps_orders_and_kyc_facts(
             "SELECT wrapped_key, destroyed_at FROM pii_data_keys WHERE user_id = %s", (user_id,)
         ).fetchone()
     assert row is not None and row[0] is None and row[1] is not None
+    assert client.get("/v1/users/me", headers=headers).status_code == 401  # its tokens are revoked
+    clock.advance(timedelta(seconds=1))  # an operator's token for the subject, minted afterwards
+    headers = {"Authorization": f"Bearer {container.tokens.mint(user_id, Role.INVESTOR)}"}
     me = client.get(
         "/v1/users/me", params={"min_position": erased.json()["meta"]["position"]}, headers=headers
     )

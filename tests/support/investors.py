@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from bondflow.container import Container
+from bondflow.wiring.container import Container
 
 PASSWORD = "correct horse battery staple"
 GOOD_PAN = "ABCPE1234F"

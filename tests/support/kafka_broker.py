@@ -113,8 +113,15 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _random_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (like `random-uuid`)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (like `random-uuid`).
+
+    Like Kafka's own `Uuid.randomUuid()`, an id that starts with `-` is drawn again: the storage
+    tool's argument parser would read it as an option (one in 64 ids did, and failed a CI run).
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _load_prctl() -> Any:

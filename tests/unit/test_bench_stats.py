@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from bondflow.bench.stats import percentile, ratio, schedule, summarize
+from tools.bench.stats import percentile, ratio, schedule, summarize
 
 
 def test_a_schedule_spaces_requests_by_one_over_the_rate_from_the_start() -> None:

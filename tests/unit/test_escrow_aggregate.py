@@ -51,15 +51,15 @@ def test_a_second_confirmation_of_the_same_payment_records_nothing() -> None:
     assert account.available == D("100.00")
 
 
-def test_a_confirmation_with_another_amount_is_recorded_as_failed_and_credits_nothing() -> None:
+def test_a_confirmation_with_another_amount_is_a_break_for_operators_and_credits_nothing() -> None:
     account = EscrowAccount.open("u-1", **WHO)
     account.initiate_deposit("pay-1", D("500"), PaymentMethod.UPI, request_fingerprint="fp", **WHO)
     assert account.confirm_payment("pay-1", "REF1", D("5000"), "evt-1", **WHO) is True
     payment = account.payment("pay-1")
-    assert payment.status is PaymentStatus.FAILED
+    assert payment.status is PaymentStatus.BROKEN
     assert payment.reason is not None and payment.reason.startswith("amount_mismatch")
     assert account.available == D("0.00")
-    assert names(account)[-1] == "PaymentFailed"
+    assert names(account)[-1] == "PaymentBreakRaised"
 
 
 def test_a_failed_deposit_credits_nothing() -> None:

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from bondflow.log_scrub import scrub_personal_data, scrub_text
-from bondflow.logs import json_formatter
+from bondflow.runtime.logs import json_formatter
+from bondflow.security.log_scrub import scrub_personal_data, scrub_text
 
 
 @pytest.mark.parametrize(

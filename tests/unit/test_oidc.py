@@ -15,12 +15,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from bondflow.auth.keys import SigningKey
-from bondflow.auth.oidc import OidcVerifier
-from bondflow.auth.principal import Role
-from bondflow.auth.tokens import TokenService
-from bondflow.clock import ManualClock
 from bondflow.errors import Unauthenticated
+from bondflow.runtime.clock import ManualClock
+from bondflow.security.keys import SigningKey
+from bondflow.security.oidc import OidcVerifier
+from bondflow.security.principal import Role
+from bondflow.security.tokens import TokenService
 
 AUDIENCE = "bondflow-api"
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
@@ -157,3 +157,33 @@ def test_a_token_from_an_unconfigured_issuer_goes_to_the_local_verifier_and_fail
         tokens.verify(other)
     local = tokens.mint("u-1", Role.OPS)
     assert tokens.verify(local).role is Role.OPS  # local tokens still work beside OIDC
+
+
+def test_an_external_token_of_a_revoked_subject_is_refused(
+    issuer: Issuer, clock: ManualClock, tmp_path: Path, database_url: str
+) -> None:
+    """Revocation (an erased account) holds for tokens from the OIDC provider too, not only ours."""
+    from bondflow.adapters.postgres import Database
+    from bondflow.security.revocations import Revocations
+
+    db = Database(database_url, pool_size=2)
+    db.open()
+    try:
+        revocations = Revocations(db)
+        revocations.setup()
+        verifier = OidcVerifier(issuer.url, AUDIENCE, clock)
+        tokens = TokenService(
+            SigningKey.load_or_create(tmp_path), clock, timedelta(hours=1), verifier, revocations
+        )
+        before = issuer.token()
+        without_iat = issuer.token(iat=None)
+        assert tokens.verify(before).subject == "ext-user-1"
+        revocations.revoke("ext-user-1", NOW)
+        for refused in (before, without_iat):
+            with pytest.raises(Unauthenticated, match="revoked"):
+                tokens.verify(refused)
+        later = issuer.token(iat=int((NOW + timedelta(seconds=5)).timestamp()))
+        assert tokens.verify(later).subject == "ext-user-1"  # issued after the revocation: accepted
+        assert tokens.verify(issuer.token(sub="ext-user-2")).subject == "ext-user-2"
+    finally:
+        db.close()

@@ -10,7 +10,7 @@ import pytest
 
 from bondflow.domain.ids import derived_id
 from bondflow.domain.orders import Order, OrderStatus
-from bondflow.errors import OrderNotCancellable
+from bondflow.errors import Inconsistency, OrderNotCancellable
 
 
 def placed_order() -> Order:
@@ -66,3 +66,20 @@ def test_derived_ids_are_stable_per_kind_user_and_key() -> None:
     assert derived_id("order", "alice", "k") != derived_id("order", "bob", "k")
     assert derived_id("order", "alice", "k") != derived_id("deposit", "alice", "k")
     assert isinstance(derived_id("order", "a", "b"), uuid.UUID)
+
+
+@pytest.mark.parametrize("qty", ["0", "-1", "10.6"])
+def test_a_fill_that_does_not_fit_the_remainder_is_an_inconsistency_in_the_error_tree(qty: str) -> None:
+    order = placed_order()
+    order.accept(actor_id="alice", request_id="req-1")
+    with pytest.raises(Inconsistency) as refused:
+        order.record_fill(
+            trade_id="t-1",
+            dealer="D1",
+            qty=Decimal(qty),
+            clean_price=Decimal("99"),
+            actor_id="x",
+            request_id="r",
+        )
+    assert refused.value.code == "BF-INT-001" and refused.value.status == 500
+    assert order.remaining_qty == Decimal("10.5")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from bondflow.adapters.postgres import Database
-from bondflow.pii import DataKeyDestroyed, Vault, open_optional
+from bondflow.security.pii import DataKeyDestroyed, Vault, open_optional
 
 pytestmark = pytest.mark.integration
 

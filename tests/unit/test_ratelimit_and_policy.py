@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bondflow.clock import ManualClock
 from bondflow.domain.policy import (
     InvestorAttributes,
     Requirement,
@@ -15,7 +14,8 @@ from bondflow.domain.policy import (
     ensure_not_own_trade,
 )
 from bondflow.errors import Forbidden, KycNotEligible, RateLimited
-from bondflow.ratelimit import RateLimiter
+from bondflow.runtime.clock import ManualClock
+from bondflow.security.ratelimit import RateLimiter
 
 VERIFIED_RETAIL = InvestorAttributes(
     residency="IN", investor_category="retail", kyc_status="verified", kyc_tier="basic"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bondflow.auth.keys import SigningKey
-from bondflow.auth.principal import Role
-from bondflow.auth.tokens import TokenService
-from bondflow.clock import ManualClock
 from bondflow.errors import ConfigurationError, Unauthenticated
+from bondflow.runtime.clock import ManualClock
+from bondflow.security.keys import SigningKey
+from bondflow.security.principal import Role
+from bondflow.security.tokens import TokenService
 from bondflow.settings import Settings
 
 
@@ -84,7 +84,7 @@ def test_the_signing_key_is_created_once_and_reused(tmp_path: Path) -> None:
 
 
 def test_processes_given_the_same_clock_anchor_share_one_shifted_clock() -> None:
-    from bondflow.bootstrap import clock_from
+    from bondflow.wiring.bootstrap import clock_from
 
     start = datetime(2026, 11, 25, 5, 0, tzinfo=UTC)
     anchor = datetime.now(UTC) - timedelta(seconds=30)  # the first process started 30 s ago

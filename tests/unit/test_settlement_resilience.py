@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bondflow.resilience import CircuitBreaker, RetriesExhausted, Retrying
+from bondflow.runtime.resilience import CircuitBreaker, RetriesExhausted, Retrying
 
 
 class Flaky:

@@ -81,10 +81,8 @@ def settlement_position(
     settlement = require_date(settlement_date, "settlement_date")
     if settlement < terms.issue_date:
         raise BondMathError("settlement_date", f"is before the issue date {terms.issue_date.isoformat()}")
-    if settlement >= terms.maturity_date:
-        raise BondMathError(
-            "settlement_date", f"must be before the maturity date {terms.maturity_date.isoformat()}"
-        )
+    if settlement >= schedule.interest_end_date:
+        raise BondMathError("settlement_date", _too_late(terms, schedule))
     coupons = schedule.coupons
     current_index = bisect_right([c.accrual_end for c in coupons], settlement)
     current = coupons[current_index]
@@ -118,6 +116,12 @@ def settlement_position(
         accrued_interest=accrued,
         cash_flows=tuple(flows),
     )
+
+
+def _too_late(terms: BondTerms, schedule: BondSchedule) -> str:
+    if schedule.interest_end_date < terms.maturity_date:  # SEBI: interest ends at the redemption payment
+        return f"must be before the redemption payment date {schedule.interest_end_date.isoformat()}"
+    return f"must be before the maturity date {terms.maturity_date.isoformat()}"
 
 
 def _period_days(terms: BondTerms, coupon: Coupon) -> int:

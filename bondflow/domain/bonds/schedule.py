@@ -10,7 +10,10 @@ or, when the stub is the bond's only period, [maturity − 12/f months, maturity
 
 Business days move payments, never accrual: a coupon whose date is not a business day is paid on the next
 business day, with the same accrual dates and amount; a maturity on a non-business day is redeemed (and its
-last coupon paid) on the previous business day.
+last coupon paid) on the previous business day. The one exception is SEBI's rule for listed debt
+(`ACT/ACT-SEBI`, circular of 11 Nov 2016): when the maturity is not a business day, interest runs up to but
+excluding the earlier redemption payment date, so the last accrual period ends there (it keeps its
+notional reference period, which still ends at maturity). Other conventions accrue to the maturity date.
 """
 
 from __future__ import annotations
@@ -110,6 +113,18 @@ class BondSchedule:
     redemption_payment_date: date  # the previous business day when maturity is not one
     redemption_amount: Decimal
 
+    @property
+    def interest_end_date(self) -> date:
+        """The day interest stops accruing (the last accrual end): settlement must come before it."""
+        return self.coupons[-1].accrual_end
+
+
+def _last_accrual_end(terms: BondTerms, start: date, redemption_payment: date) -> date:
+    """Maturity, or under SEBI's rule the (earlier) redemption payment date when maturity is a holiday."""
+    if terms.day_count is DayCount.ACT_ACT_SEBI:
+        return max(start, min(redemption_payment, terms.maturity_date))
+    return terms.maturity_date
+
 
 def schedule_dates(terms: BondTerms) -> tuple[date, ...]:
     """Unadjusted schedule: the issue date, every regular coupon date before maturity, the maturity."""
@@ -140,12 +155,14 @@ def build_schedule(terms: BondTerms, calendar: BusinessCalendar) -> BondSchedule
     )
     redemption_payment = calendar.preceding(terms.maturity_date)
     coupons = []
-    for start, end in pairwise(dates):
-        reference_start, reference_end = start, end
-        if end == terms.maturity_date and not on_grid:
+    for start, scheduled_end in pairwise(dates):
+        reference_start, reference_end = start, scheduled_end
+        last = scheduled_end == terms.maturity_date
+        if last and not on_grid:
             reference_start, reference_end = _stub_reference_period(terms, start, single=len(dates) == 2)
+        end = _last_accrual_end(terms, start, redemption_payment) if last else scheduled_end
         fraction = year_fraction(terms.day_count, start, end, terms.issue_date)
-        payment = redemption_payment if end == terms.maturity_date else calendar.following(end)
+        payment = redemption_payment if last else calendar.following(end)
         coupons.append(
             Coupon(
                 accrual_start=start,

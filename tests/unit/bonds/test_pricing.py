@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal, localcontext
 
+import pytest
+
 from bondflow.domain.bonds import (
     MATH_CONTEXT,
+    BondMathError,
     BondTerms,
     BusinessCalendar,
     DayCount,
@@ -116,3 +119,23 @@ def test_display_rounds_prices_to_4_places_yields_to_6_and_money_to_the_paisa_ha
     assert (shown.accrued_days, shown.next_coupon_date) == (exact.accrued_days, exact.next_coupon_date)
     assert round_money(Decimal("1234.565")) == Decimal("1234.57")
     assert round_money(Decimal("1234.5649")) == Decimal("1234.56")
+
+
+def test_a_sebi_bond_maturing_on_a_holiday_accrues_and_discounts_to_its_earlier_payment_date() -> None:
+    bond = BondTerms(
+        Decimal("9"), 4, date(2027, 11, 30), date(2029, 11, 30), Decimal(100), DayCount.ACT_ACT_SEBI
+    )
+    holiday = NO_HOLIDAYS.with_holidays(date(2029, 11, 30))  # redeemed Thursday 29 Nov with the last coupon
+    # settling 28 Nov: 90 days accrued of the 91 that are paid; the one flow (100 + 9 x 91/365) is one day
+    # away, measured against the 92-day notional period 30 Aug - 30 Nov.
+    analytics = analyse(bond, holiday, date(2029, 11, 28), ytm=Decimal("0.08"))
+
+    with localcontext(MATH_CONTEXT):
+        dirty = (100 + Decimal(9 * 91) / 365) / (1 + Decimal("0.02")) ** (Decimal(1) / 92)
+        assert analytics.accrued_interest == Decimal(9 * 90) / 365
+        assert abs(analytics.dirty_price - dirty) < TINY
+    assert analytics.next_coupon_date == date(2029, 11, 29)
+    with pytest.raises(BondMathError) as refused:
+        analyse(bond, holiday, date(2029, 11, 29), ytm=Decimal("0.08"))
+    assert refused.value.field == "settlement_date"
+    assert "redemption payment date 2029-11-29" in str(refused.value)

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bondflow.domain.bonds import BondMathError, BondTerms, BusinessCalendar, DayCount, analyse
-from bondflow.domain.bonds.bench import analytics_calls_per_second
 from bondflow.domain.bonds.dates import add_months
+from tools.bench.bond_analytics import analytics_calls_per_second
 
 NO_HOLIDAYS = BusinessCalendar()
 _PROPERTY = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -60,8 +60,12 @@ def test_a_yield_round_trips_through_its_price_to_within_1e_10(
 ) -> None:
     terms, settlement = case
     priced = analyse(terms, NO_HOLIDAYS, settlement, ytm=ytm)
-
-    solved = analyse(terms, NO_HOLIDAYS, settlement, clean_price=priced.clean_price)
+    try:
+        solved = analyse(terms, NO_HOLIDAYS, settlement, clean_price=priced.clean_price)
+    except BondMathError as refused:  # the day count leaves no time (30E/360, 30 → 31 March): the price
+        assert refused.field == "settlement_date"  # does not depend on the yield, which is undefined
+        assume(False)
+        return
 
     assert abs(solved.ytm - ytm) <= Decimal("1e-10")
     assert abs(solved.clean_price - priced.clean_price) <= Decimal("1e-8")

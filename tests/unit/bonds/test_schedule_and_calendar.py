@@ -83,7 +83,10 @@ def test_a_coupon_date_on_a_weekend_is_paid_on_the_monday() -> None:
 
 
 def test_a_maturity_on_a_holiday_is_redeemed_the_previous_business_day_without_changing_the_amounts() -> None:
-    bond = quarterly_sebi_bond()
+    """Outside SEBI's rule (here ACT/365F) the last period still accrues to the unadjusted maturity."""
+    bond = BondTerms(
+        Decimal("9"), 4, date(2027, 11, 30), date(2029, 11, 30), Decimal(1000), DayCount.ACT_365F
+    )
     maturity = date(2029, 11, 30)  # a Friday, declared a holiday
     plain = build_schedule(bond, NO_HOLIDAYS)
     schedule = build_schedule(bond, NO_HOLIDAYS.with_holidays(maturity))
@@ -95,6 +98,24 @@ def test_a_maturity_on_a_holiday_is_redeemed_the_previous_business_day_without_c
     assert schedule.coupons[-1].accrual_end == maturity
     assert schedule.coupons[-1].amount == plain.coupons[-1].amount
     assert schedule.redemption_amount == Decimal(1000)
+
+
+def test_sebi_bonds_maturing_on_a_holiday_pay_interest_up_to_but_excluding_the_earlier_payment_date() -> None:
+    bond = quarterly_sebi_bond()
+    maturity = date(2029, 11, 30)  # a Friday, declared a holiday: redeemed on Thursday 29 Nov
+    plain = build_schedule(bond, NO_HOLIDAYS).coupons[-1]
+    last = build_schedule(bond, NO_HOLIDAYS.with_holidays(maturity)).coupons[-1]
+
+    assert (plain.accrual_start, plain.accrual_end) == (date(2029, 8, 30), maturity)
+    assert (last.accrual_start, last.accrual_end, last.payment_date) == (
+        date(2029, 8, 30),
+        date(2029, 11, 29),
+        date(2029, 11, 29),
+    )
+    # 1000 x 9% x 91 / 365 (the anniversary year 30 Nov 2028 - 30 Nov 2029 has no 29 February), not 92 days
+    assert last.amount == MATH_CONTEXT.divide(Decimal(1000 * 9 * 91), Decimal(100 * 365))
+    assert (last.reference_start, last.reference_end) == (date(2029, 8, 30), maturity)
+    assert not last.is_regular
 
 
 def test_a_maturity_on_a_sunday_is_redeemed_on_the_friday_before() -> None:

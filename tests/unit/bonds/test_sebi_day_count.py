@@ -61,10 +61,11 @@ def test_semi_annual_coupons_take_the_basis_of_their_anniversary_year_not_of_the
     # (15 Jun → 15 Dec 2023, 183 days), which does not itself contain 29 February:
     #   1000 x 7.5% x 183 / 366 = 37.5 each.
     # Year [15 Jun 2024, 15 Jun 2025) has none: 183 days → 75 x 183 / 365 = 13725 / 365 = 37.60273972…,
-    #   then 15 Dec 2024 → 15 Jun 2025 is 31 + 31 + 28 + 31 + 30 + 31 = 182 days → 75 x 182 / 365 = 37.39726…
+    #   then 15 Dec 2024 → 15 Jun 2025 would be 182 days, but 15 Jun 2025 is a Sunday: the bond is redeemed
+    #   on Friday 13 Jun and interest runs up to but excluding it (SEBI), 180 days → 75 x 180 / 365 = 36.98…
     amounts = [coupon.amount for coupon in build_schedule(bond, NO_HOLIDAYS).coupons]
 
-    assert same(amounts, [Decimal("37.5"), Decimal("37.5"), exactly(13725, 365), exactly(13650, 365)])
+    assert same(amounts, [Decimal("37.5"), Decimal("37.5"), exactly(13725, 365), exactly(13500, 365)])
 
 
 def test_quarterly_coupons_in_a_leap_anniversary_year_divide_by_366_and_sum_to_the_annual_rate() -> None:
@@ -136,26 +137,28 @@ def test_a_bond_issued_on_29_february_has_anniversaries_on_28_february_in_common
 
 
 def test_an_annual_bond_settling_on_a_coupon_date_accrues_nothing_and_is_at_par_at_its_coupon_yield() -> None:
-    bond = sebi_bond("8", 1, date(2023, 3, 1), date(2026, 3, 1))
+    bond = sebi_bond("8", 1, date(2024, 3, 1), date(2027, 3, 1))  # matures on a Monday, a business day
     # Every full anniversary year pays 8 (366/366 or 365/365), so at 8% each flow is discounted by 1.08 per
     # year: 8/1.08 + 108/1.08² = (8 x 1.08 + 108) / 1.1664 = 116.64 / 1.1664 = 100.
-    analytics = analyse(bond, NO_HOLIDAYS, date(2024, 3, 1), ytm=Decimal("0.08"))
+    analytics = analyse(bond, NO_HOLIDAYS, date(2025, 3, 1), ytm=Decimal("0.08"))
 
     assert analytics.accrued_interest == 0
     assert analytics.accrued_days == 0
-    assert analytics.previous_coupon_date == date(2024, 3, 1)
-    assert analytics.next_coupon_date == date(2025, 3, 1)
+    assert analytics.previous_coupon_date == date(2025, 3, 1)
+    assert analytics.next_coupon_date == date(2026, 3, 1)
     assert abs(analytics.dirty_price - 100) < Decimal("1e-30")
 
 
 def test_the_last_period_is_discounted_by_the_fraction_of_it_still_to_run() -> None:
     bond = sebi_bond("8", 1, date(2023, 3, 1), date(2025, 3, 1))
-    # Settling 1 Sep 2024: 184 days accrued of the 365-day period [1 Mar 2024, 1 Mar 2025), 181 to run.
-    # dirty = 108 / 1.08^(181/365); accrued = 8 x 184 / 365; clean = dirty − accrued.
+    # 1 Mar 2025 is a Saturday: redeemed Friday 28 Feb, interest up to but excluding it (SEBI), so the last
+    # period [1 Mar 2024, 28 Feb 2025) pays 8 x 364 / 365 and its notional period is the 365 days to 1 Mar.
+    # Settling 1 Sep 2024: 184 days accrued, 180 to run of the 365-day notional period.
+    # dirty = (100 + 8 x 364/365) / 1.08^(180/365); accrued = 8 x 184 / 365; clean = dirty − accrued.
     analytics = analyse(bond, NO_HOLIDAYS, date(2024, 9, 1), ytm=Decimal("0.08"))
 
     with localcontext(MATH_CONTEXT):
-        dirty = Decimal(108) / Decimal("1.08") ** (Decimal(181) / 365)
+        dirty = (100 + Decimal(8 * 364) / 365) / Decimal("1.08") ** (Decimal(180) / 365)
         assert same(analytics.dirty_price, dirty)
         assert same(analytics.clean_price, dirty - Decimal(1472) / 365)
-        assert same(analytics.macaulay_duration, Decimal(181) / 365)
+        assert same(analytics.macaulay_duration, Decimal(180) / 365)

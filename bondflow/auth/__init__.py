@@ -1,1 +1,0 @@
-"""Authentication and authorisation: signing keys, bearer tokens, roles and scopes."""

@@ -1,1 +1,0 @@
-"""Order execution: the execution advisor (the brief's "AI gateway") and the RFQ execution worker."""

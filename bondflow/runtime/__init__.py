@@ -1,0 +1,1 @@
+"""The runtime: event store, follower runtime (runners, positions), resilience, clock, processes."""

@@ -1,0 +1,99 @@
+"""The deadline timer: reads the injected clock, records `DeadlineExpired` for every settlement whose
+current step is past its deadline, and runs the polls the effect workers scheduled (finality of a hold
+execution, a payout's status) when they fall due. Tests move a ManualClock and call `tick`, they never
+sleep. It runs under `TimerRunner`, which keeps the follower runner's leader election but ticks on an
+interval."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+from uuid import UUID
+
+from bondflow.adapters.postgres import Database
+from bondflow.runtime.clock import Clock
+from bondflow.runtime.eventstore import EventStore
+from bondflow.runtime.followers import FollowerRunner, Positioned
+from bondflow.saga import polls
+from bondflow.saga.ports import DeadlineIndex, SettlementHandler
+
+log = logging.getLogger(__name__)
+
+
+class Poller(Protocol):
+    poll_after: Any
+
+    def poll(self, sid: UUID, step: str, key: str) -> bool: ...
+
+
+class DeadlineTimer:
+    name = "settlement_timer"
+    topics: frozenset[str] = frozenset()
+
+    def __init__(
+        self,
+        db: Database,
+        store: EventStore,
+        clock: Clock,
+        commands: SettlementHandler,
+        deadlines: DeadlineIndex,
+        pollers: Mapping[str, Poller] | None = None,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.clock = clock
+        self.commands = commands
+        self.deadlines = deadlines
+        self.pollers: Mapping[str, Poller] = pollers or {}
+
+    def setup(self) -> None:
+        self.deadlines.setup()
+        polls.ensure_table(self.db)
+
+    def position(self) -> int:
+        return self.store.head_position()  # the timer has no position in the log: it never lags
+
+    def process(self, events: Sequence[Positioned], upto: int) -> None:
+        """Nothing to follow (topics is empty)."""
+
+    def tick(self, conn: Any = None) -> int:
+        """Record every deadline that has passed and run the polls due (on `conn` if given); returns how
+        many deadlines were recorded."""
+        if conn is None:
+            with self.db.transaction() as cur:
+                return self._tick(cur)
+        return self._tick(conn)
+
+    def _tick(self, conn: Any) -> int:
+        now = self.clock.now()
+        expired = sum(self.commands.expire(sid, now) for sid in self.deadlines.due(conn, now))
+        for sid, step, key, tries in polls.due(conn, now):
+            poller = self.pollers.get(step)
+            if poller is None:  # no worker polls this step (any more)
+                polls.done(conn, sid, step, key)
+                continue
+            try:
+                known = poller.poll(sid, step, key)
+            except Exception:  # one bad poll never stops the timer; it is asked again later
+                log.exception("settlement poll failed", extra={"settlement_id": str(sid), "step": step})
+                known = False
+            if known:
+                polls.done(conn, sid, step, key)
+            else:
+                polls.again(conn, sid, step, key, self.clock.now(), poller.poll_after, tries)
+        return expired
+
+
+class TimerRunner(FollowerRunner):
+    """A `FollowerRunner` whose leader ticks the timer every `interval` seconds instead of reading the log."""
+
+    interval = 0.02
+
+    def _follow(self, listen_conn: Any) -> None:
+        timer: Any = self.follower
+        listen_conn.execute("UNLISTEN *")  # the timer reads no notifications; it only polls the clock
+        while not self._stop.is_set():
+            timer.tick(listen_conn)  # its own connection: an idle tick never draws on the shared pool
+            self.last_error = None
+            self._stop.wait(self.interval)

@@ -1,0 +1,1 @@
+"""Effect workers: execution (RFQ), payments, chain, KYC. They report outcomes through handlers."""

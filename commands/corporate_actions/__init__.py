@@ -1,0 +1,1 @@
+"""Corporate-action commands: paying holders their coupons and redemptions."""

@@ -1,0 +1,1 @@
+"""Instrument and calendar commands (admin)."""

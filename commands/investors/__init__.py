@@ -1,0 +1,1 @@
+"""Investor commands: sign-up, login, erasure, KYC."""

@@ -1,0 +1,1 @@
+"""The command kernel every handler uses: command context, idempotency, loading, one conflict policy."""

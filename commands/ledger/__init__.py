@@ -1,0 +1,1 @@
+"""Ledger commands: reconciliation of the escrow bank's statement with the ledger."""

@@ -1,0 +1,1 @@
+"""Payment commands: deposits, withdrawals, the provider's webhook, the escrow service."""

@@ -1,0 +1,1 @@
+"""Settlement commands: the saga's transitions and break resolution."""

@@ -1,0 +1,1 @@
+"""Tax commands: 15G/15H declarations."""

@@ -1,0 +1,1 @@
+"""Trading commands: place and cancel orders, with the facts pre-trade checks decide on."""

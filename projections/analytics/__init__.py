@@ -1,0 +1,1 @@
+"""ClickHouse analytics: order flow and fill analytics."""

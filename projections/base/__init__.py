@@ -1,0 +1,1 @@
+"""What every read model shares: the projector bases, pagination, read-your-writes waiting."""

@@ -1,0 +1,1 @@
+"""Corporate actions: coupons, redemptions, TDS, declarations and their routes."""

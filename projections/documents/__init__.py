@@ -1,0 +1,1 @@
+"""Investor documents: contract notes and statements, as JSON and PDF."""

@@ -1,0 +1,1 @@
+"""Escrow balances and payments, and their routes."""

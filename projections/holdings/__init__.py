@@ -1,0 +1,1 @@
+"""Holdings and their valuation, and the portfolio routes."""

@@ -1,0 +1,1 @@
+"""The bond master, the calendar and bond analytics."""

@@ -1,0 +1,1 @@
+"""The ledger: accounts, balances and journal entries, and the ops routes."""

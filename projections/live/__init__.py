@@ -1,0 +1,1 @@
+"""Each investor's live updates: the read model, its queries, and the SSE and WebSocket routes."""

@@ -1,0 +1,141 @@
+"""Each investor's live updates in PostgreSQL: one row per change of their orders, fills, settlements,
+escrow and KYC, keyed by log position (the SSE `id`, so `Last-Event-ID` resumes exactly).
+
+Later events of an aggregate name only its id; the owner is learnt from the aggregate's first event (every
+one of them carries `user_id`) and kept in `user_feed_owners`. Only whitelisted, non-personal fields are
+copied into a row's data. Rows and position commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.utils import get_topic
+from orjson import dumps
+
+from bondflow.domain.escrow import EscrowAccount
+from bondflow.domain.kyc import KycCase
+from bondflow.domain.orders import Order, OrderStatus
+from bondflow.domain.settlement import Settlement
+from bondflow.runtime import positions
+from bondflow.runtime.followers import Positioned
+from projections.base.postgres import PostgresProjector
+
+DDL = """
+CREATE TABLE IF NOT EXISTS user_feed (
+    position bigint PRIMARY KEY,
+    user_id text NOT NULL,
+    kind text NOT NULL,
+    data jsonb NOT NULL,
+    at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS user_feed_user_position ON user_feed (user_id, position);
+CREATE TABLE IF NOT EXISTS user_feed_owners (
+    aggregate_id uuid PRIMARY KEY,
+    user_id text NOT NULL
+);
+"""
+
+KINDS: dict[type, str] = {Order: "order", Settlement: "settlement", EscrowAccount: "escrow", KycCase: "kyc"}
+FILLS = frozenset({"OrderPartiallyFilled", "OrderFilled"})
+ORDER_STATUS = {
+    "OrderPlaced": OrderStatus.NEW.value,
+    "OrderAccepted": OrderStatus.PENDING.value,
+    "OrderRejected": OrderStatus.REJECTED.value,
+    "OrderCancelled": OrderStatus.CANCELLED.value,
+}
+KYC_STATUS = {"Started": "pending", "Restarted": "pending", "Verified": "verified", "Rejected": "rejected"}
+# what a client may see of an event: business facts, never personal data
+VISIBLE = (
+    "isin",
+    "side",
+    "qty",
+    "limit_clean_price",
+    "status",
+    "trade_id",
+    "order_id",
+    "dealer",
+    "clean_price",
+    "amount",
+    "payment_id",
+    "method",
+    "reason",
+    "code",
+    "tier",
+    "settled",
+    "state",
+    "tx_hash",
+)
+
+
+def event_classes(aggregate: type) -> Iterator[type]:
+    """Every event class declared on an aggregate (the library nests them as attributes)."""
+    base = getattr(aggregate, "Event", None)
+    for value in vars(aggregate).values():
+        if isinstance(value, type) and base is not None and issubclass(value, base) and value is not base:
+            yield value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal | UUID | datetime | date):
+        return str(value) if not isinstance(value, datetime | date) else value.isoformat()
+    if isinstance(value, str | int | bool) or value is None:
+        return value
+    return None
+
+
+class LiveUpdatesProjector(PostgresProjector):
+    name = "user_feed"
+    tables: ClassVar[dict[str, str]] = {"user_feed": "position", "user_feed_owners": "aggregate_id"}
+    ddl = DDL
+    topics = frozenset(get_topic(cls) for aggregate in KINDS for cls in event_classes(aggregate))
+
+    def process(self, events: Sequence[Positioned], upto: int) -> None:
+        with self.db.transaction() as cur:
+            owners: dict[UUID, str] = {}
+            rows = [row for item in events if (row := self._row(cur, owners, item)) is not None]
+            if owners:
+                cur.executemany(
+                    "INSERT INTO user_feed_owners (aggregate_id, user_id) VALUES (%s, %s)"
+                    " ON CONFLICT (aggregate_id) DO NOTHING",
+                    list(owners.items()),
+                )
+            if rows:
+                cur.executemany(
+                    "INSERT INTO user_feed (position, user_id, kind, data, at) VALUES (%s, %s, %s, %s, %s)"
+                    " ON CONFLICT (position) DO NOTHING",
+                    rows,
+                )
+            positions.record_position(cur, self.name, upto)
+
+    def _row(self, cur: Any, owners: dict[UUID, str], item: Positioned) -> tuple[Any, ...] | None:
+        event: Any = item.event
+        aggregate_id = event.originator_id
+        owner = getattr(event, "user_id", None)
+        if isinstance(owner, str) and event.originator_version == 1:
+            owners[aggregate_id] = owner
+        else:
+            owner = owners.get(aggregate_id) or _owner(cur, aggregate_id)
+        if owner is None:
+            return None
+        aggregate = next(a for a in KINDS if isinstance(event, a.Event))  # type: ignore[attr-defined]
+        name = type(event).__qualname__.rsplit(".", 1)[-1]
+        kind = "fill" if name in FILLS else KINDS[aggregate]
+        data = {"event": name, "id": str(aggregate_id)}
+        data.update({f: _plain(getattr(event, f)) for f in VISIBLE if hasattr(event, f)})
+        if kind == "order" and name in ORDER_STATUS:
+            data["status"] = ORDER_STATUS[name]
+        if kind == "kyc" and name in KYC_STATUS:
+            data["status"] = KYC_STATUS[name]
+        return (item.position, owner, kind, dumps(data).decode(), event.timestamp)
+
+
+def _owner(cur: Any, aggregate_id: UUID) -> str | None:
+    row = cur.execute(
+        "SELECT user_id FROM user_feed_owners WHERE aggregate_id = %s", (aggregate_id,)
+    ).fetchone()
+    return str(row[0]) if row else None

@@ -1,0 +1,1 @@
+"""The regulator stream, its queries and routes, and the Kafka relay."""

@@ -1,0 +1,1 @@
+"""Regulator and ops extracts."""

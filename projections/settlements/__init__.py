@@ -1,0 +1,1 @@
+"""Settlements: one row per trade's DvP saga."""

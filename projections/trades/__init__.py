@@ -1,0 +1,1 @@
+"""Trades: one row per dealer fill."""

@@ -1,0 +1,1 @@
+"""Investor profiles and KYC status."""

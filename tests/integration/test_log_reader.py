@@ -1,0 +1,87 @@
+"""The process's one reader of the log: several followers share each read, a follower far behind the others
+catches up on its own, and a burst of commits costs a few reads, not one per follower per commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bondflow.runtime.followers import FollowerRunner, wait_for_position
+from bondflow.runtime.log_reader import LogReader
+from bondflow.settings import Settings
+from bondflow.wiring.bootstrap import bootstrap
+from bondflow.wiring.container import Container
+from projections.holdings.projector import HoldingsProjector
+from projections.orders.projector import OrdersProjector
+from projections.trades.projector import TradesProjector
+from projections.users.projector import InvestorsProjector
+from tests.integration.test_followers import orders_view_counts, write_orders
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def idle_container(settings: Settings) -> Iterator[Container]:
+    built = bootstrap(settings)
+    yield built
+    built.close()
+
+
+def runners(container: Container, reader: LogReader, batch: int) -> list[FollowerRunner]:
+    db = container.db
+    followers = [OrdersProjector(db), TradesProjector(db), HoldingsProjector(db), InvestorsProjector(db)]
+    return [FollowerRunner(f, container.store, db, batch_size=batch, reader=reader) for f in followers]
+
+
+def test_followers_in_one_process_share_each_read_of_the_log(idle_container: Container) -> None:
+    head = write_orders(idle_container, 2000)  # 4000 events
+    reader = LogReader(idle_container.store, idle_container.db, batch_size=500)
+    group = runners(idle_container, reader, 500)
+    for runner in group:
+        runner.start()
+    try:
+        for runner in group:
+            assert wait_for_position(runner.follower.position, head, timeout=60), runner.name
+        reads_to_head = reader.reads
+        # the log read once for all four (8 batches of 500 orders events, plus a few empty looks and
+        # the direct reads of followers that started before the others), not once per follower
+        assert reads_to_head <= 8 + 4 * 4, reads_to_head
+
+        burst = write_orders(idle_container, 300)  # a burst of commits while they all follow
+        for runner in group:
+            assert wait_for_position(runner.follower.position, burst, timeout=30), runner.name
+        assert reader.reads - reads_to_head <= 12, reader.reads - reads_to_head
+    finally:
+        for runner in group:
+            runner.stop()
+    assert orders_view_counts(idle_container) == (2300, 2300)
+
+
+def test_a_follower_far_behind_the_others_catches_up_and_joins_them(idle_container: Container) -> None:
+    head = write_orders(idle_container, 1500)
+    reader = LogReader(idle_container.store, idle_container.db, batch_size=200)
+    ahead = FollowerRunner(
+        TradesProjector(idle_container.db), idle_container.store, idle_container.db, reader=reader
+    )
+    ahead.start()
+    try:
+        assert wait_for_position(ahead.follower.position, head, timeout=30)
+        behind = FollowerRunner(
+            OrdersProjector(idle_container.db),
+            idle_container.store,
+            idle_container.db,
+            batch_size=200,
+            reader=reader,
+        )
+        behind.start()
+        try:
+            assert wait_for_position(behind.follower.position, head, timeout=60)
+            more = write_orders(idle_container, 50)
+            assert wait_for_position(behind.follower.position, more, timeout=30)
+            assert wait_for_position(ahead.follower.position, more, timeout=30)
+        finally:
+            behind.stop()
+    finally:
+        ahead.stop()
+    assert orders_view_counts(idle_container) == (1550, 1550)

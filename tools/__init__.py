@@ -1,0 +1,1 @@
+"""Developer tools: the Kafka broker fetch and the benchmarks."""

@@ -1,0 +1,162 @@
+"""`python -m tools.bench.filled_at_rate`: orders at a fixed arrival rate over HTTP against a real
+`bondflow serve` (followers in its worker process), spread over many funded investors, with the providers'
+latency set as settings (the "realistic" profile: chain finality 2 s, payouts 1 s, dealer quotes 0.15 s;
+or "zero"). Reports the `POST /v1/orders` ack latency (from each request's intended send time), the
+order → FILLED latency (intended send time → the event that made the order FILLED, read from the read
+model), 5xx answers, and the follower lag during the run and 5 s after it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from tools.bench import command_path
+from tools.bench.database import fresh_database, postgres_server
+from tools.bench.server import running_server
+from tools.bench.setup import BOND, ORDER, mint_tokens, prepare
+
+# a limit at the reference price + 1 %, as a new user would set it (dealers quote a BUY above the reference)
+LIMIT = str((Decimal(str(BOND["reference_clean_price"])) * Decimal("1.01")).quantize(Decimal("0.01")))
+BUY = {**ORDER, "limit_clean_price": LIMIT}
+
+PROFILES = {
+    "realistic": {
+        "BONDFLOW_CHAIN_SANDBOX_FINALITY_SECONDS": "2",
+        "BONDFLOW_PAYOUT_SANDBOX_DELAY_SECONDS": "1",
+        "BONDFLOW_VENUE_QUOTE_DELAY_SECONDS": "0.15",
+    },
+    "zero": {
+        "BONDFLOW_CHAIN_SANDBOX_FINALITY_SECONDS": "0",
+        "BONDFLOW_PAYOUT_SANDBOX_DELAY_SECONDS": "0",
+        "BONDFLOW_VENUE_QUOTE_DELAY_SECONDS": "0",
+        "BONDFLOW_PAYMENTS_SANDBOX_DELAY_SECONDS": "0",
+    },
+}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def offer(
+    base: str, tokens: list[str], rate: float, seconds: float
+) -> list[tuple[str | None, float, float, int]]:
+    """(order id, intended send time (epoch), ack latency, status) for every request sent at `rate`/s."""
+    results: list[tuple[str | None, float, float, int]] = []
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as http:
+
+        async def one(index: int, due_mono: float, due_wall: float) -> None:
+            await asyncio.sleep(max(0.0, due_mono - time.monotonic()))
+            headers = {
+                "Authorization": f"Bearer {tokens[index % len(tokens)]}",
+                "Idempotency-Key": uuid.uuid4().hex,
+            }
+            try:
+                answer = await http.post("/v1/orders", json=BUY, headers=headers)
+                status = answer.status_code
+                order_id = (answer.json().get("data") or {}).get("order_id") if status == 202 else None
+            except httpx.HTTPError:
+                status, order_id = 0, None
+            results.append((order_id, due_wall, time.monotonic() - due_mono, status))
+
+        start_mono, start_wall = time.monotonic() + 0.2, time.time() + 0.2
+        count = int(rate * seconds)
+        await asyncio.gather(*(one(i, start_mono + i / rate, start_wall + i / rate) for i in range(count)))
+    return results
+
+
+def filled_at(url: str, order_ids: list[str], within: float) -> dict[str, tuple[str, float]]:
+    """Each order's status and the epoch time of its last change, once none is left in flight."""
+    deadline = time.monotonic() + within
+    while True:
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT order_id::text, status, updated_at FROM orders_view WHERE order_id = ANY(%s::uuid[])",
+                (order_ids,),
+            ).fetchall()
+        found = {r[0]: (str(r[1]), r[2].timestamp()) for r in rows}
+        done = all(
+            found.get(o, ("NEW", 0))[0] in {"FILLED", "PARTIAL", "CANCELLED", "REJECTED"} for o in order_ids
+        )
+        if done or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def watch_lag(base: str, stop: threading.Event, samples: list[int]) -> None:
+    while not stop.is_set():
+        lag = command_path.follower_lag(base)
+        if lag is not None:
+            samples.append(lag)
+        time.sleep(1.0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.filled_at_rate", description=__doc__)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--investors", type=int, default=40)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="realistic")
+    args = parser.parse_args(argv)
+    os.environ.update(PROFILES[args.profile])
+    workdir = Path(tempfile.mkdtemp(prefix="bf-bench-rate-"))
+    with (
+        postgres_server(workdir) as admin_url,
+        fresh_database(admin_url) as url,
+        running_server(url, workdir) as server,
+    ):
+        admin, tokens = mint_tokens(workdir / "var", args.investors)
+        prepare(server.base, admin, tokens)
+        command_path.wait_for_followers(server.base, 60)
+        stop, lags = threading.Event(), list[int]()
+        watcher = threading.Thread(target=watch_lag, args=(server.base, stop, lags), daemon=True)
+        watcher.start()
+        sent = asyncio.run(offer(server.base, tokens, args.rate, args.seconds))
+        ended = time.monotonic()
+        stop.set()
+        after = command_path.wait_for_followers(server.base, 60)
+        accepted = [s for s in sent if s[0]]
+        outcome = filled_at(url, [str(s[0]) for s in accepted], 120)
+    acks = [s[2] * 1000 for s in sent]
+    to_filled = [
+        outcome[str(o)][1] - due for o, due, _, _ in accepted if outcome.get(str(o), ("",))[0] == "FILLED"
+    ]
+    statuses: dict[str, int] = {}
+    for o, *_ in accepted:
+        state = outcome.get(str(o), ("MISSING", 0.0))[0]
+        statuses[state] = statuses.get(state, 0) + 1
+    print(
+        f"profile {args.profile}: {args.rate:g} orders/s for {args.seconds:g} s over {args.investors} investors"
+    )
+    print(
+        f"  POST /v1/orders ack p50 {percentile(acks, 0.5):.0f} ms, p99 {percentile(acks, 0.99):.0f} ms; "
+        f"5xx {sum(1 for s in sent if s[3] >= 500)}, other non-202 {sum(1 for s in sent if s[3] not in (202,) and s[3] < 500)}"
+    )
+    if to_filled:
+        print(
+            f"  order → FILLED median {statistics.median(to_filled):.2f} s, p99 {percentile(to_filled, 0.99):.2f} s"
+        )
+    print(f"  outcomes {statuses}")
+    print(
+        f"  follower lag during the run: max {max(lags) if lags else 'n/a'} events (samples {lags[:3]}…{lags[-3:]}); "
+        f"drained {after:.1f} s after the last order ({time.monotonic() - ended:.1f} s incl. the FILLED wait)"
+    )
+    print(f"  measured {datetime.now(UTC).isoformat(timespec='seconds')}")
+
+
+if __name__ == "__main__":
+    main()
