@@ -13,6 +13,8 @@ version: the loser's save raises `IntegrityError`; reload and decide again. Meth
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from uuid import UUID
 
@@ -20,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from bondflow.domain.escrow import EscrowAccount, escrow_id
 from bondflow.runtime.eventstore import EventStore
+from commands.kernel.serial import KeyedLocks
 
 OPENER = "system:escrow"
 
@@ -27,6 +30,14 @@ OPENER = "system:escrow"
 class EscrowService:
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        self._writers = KeyedLocks()
+
+    @contextmanager
+    def writing(self, user_id: str) -> Iterator[None]:
+        """Hold while loading, deciding and saving a change to `user_id`'s account: this process's
+        threads then take turns on it (commands.kernel.serial), and only other processes can collide."""
+        with self._writers.hold(user_id):
+            yield
 
     def load(
         self, user_id: str, *, actor_id: str = OPENER, request_id: str = "escrow:first-use"

@@ -155,7 +155,7 @@ class PaymentCommands:
             position = self.store.save_and_position(account)
             return Accepted({"payment_id": payment_id, "status": "INITIATED"}, position)
 
-        with self.guard.hold("payments", ctx.actor_id, key):
+        with self.guard.hold("payments", ctx.actor_id, key), self.escrow.writing(ctx.actor_id):
             return decide_and_save(attempt, what="the escrow account", details={"payment_id": payment_id})
 
     def _replay(self, account: EscrowAccount, payment: Payment, request_fingerprint: str) -> Accepted:

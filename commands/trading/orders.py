@@ -124,7 +124,7 @@ class OrderCommands:
                 return replay
             return self._decide(self._new_order(order_id, command, request_fingerprint, ctx), command, ctx)
 
-        with self.guard.hold("orders", ctx.actor_id, key):
+        with self.guard.hold("orders", ctx.actor_id, key), self.escrow.writing(ctx.actor_id):
             return decide_and_save(
                 attempt, what="the investor's account", details={"order_id": str(order_id)}
             )
@@ -271,7 +271,8 @@ class OrderCommands:
             position = self.store.save_and_position(account, portfolio, order)
             return Accepted({"order_id": str(order_id), "status": order.status.value}, position)
 
-        return decide_and_save(attempt, what="the order", details={"order_id": str(order_id)})
+        with self.escrow.writing(ctx.actor_id):  # the owner's account, which the cancel releases
+            return decide_and_save(attempt, what="the order", details={"order_id": str(order_id)})
 
     def _load_own(self, order_id: UUID, ctx: CommandContext) -> Order:
         order = load_or_none(self.store.repository, order_id, Order)

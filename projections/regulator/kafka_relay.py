@@ -1,7 +1,8 @@
 """The Kafka relay: publishes the regulator stream to the brief's topics with an idempotent producer.
 
 It follows the log, waits until the regulator stream has chained the batch (so every record carries its
-`seq` and `hash`), publishes in `seq` order, flushes, and only then records its position. A crash before
+`seq`, `hash` and Avro frame, encoded once by the stream from the record the hash covers), publishes in
+`seq` order, flushes, and only then records its position. A crash before
 that point republishes from the last position: delivery is at least once, never reordered per key, and
 consumers dedupe on `event_id` or `seq`.
 
@@ -12,7 +13,7 @@ the event id, since a stored event keeps no trace context). Value = Avro single-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from bondflow.adapters.kafka import ensure_topics, idempotent_producer
 from bondflow.adapters.postgres import Database
@@ -25,6 +26,17 @@ from bondflow.runtime.followers import Positioned, wait_for_position
 
 CONTENT_TYPE = b"application/vnd.apache.avro+binary; framing=single-object"
 STREAM_WAIT_SECONDS = 30.0
+
+
+class Chained(NamedTuple):
+    """One event as the regulator stream chained it: what its Kafka record is made of."""
+
+    seq: int
+    hash: bytes
+    topic: str
+    event_id: str
+    aggregate_id: str
+    avro: bytes | None
 
 
 class StreamNotReady(RuntimeError):
@@ -62,41 +74,43 @@ class KafkaRelay:
         if events:
             chained = self._chain_of(events[-1].position)
             for item in events:
-                seq, hashed = chained[item.position]
-                self._send(item.event, seq, hashed)
+                self._send(item.event, chained[item.position])
             self.producer.flush(timeout=60)
         with self.db.transaction() as cur:
             positions.record_position(cur, self.name, upto)
 
-    def _chain_of(self, last_position: int) -> dict[int, tuple[int, bytes]]:
+    def _chain_of(self, last_position: int) -> dict[int, Chained]:
         stream_position = lambda: positions.read_position(self.db, "regulator_stream")  # noqa: E731
         if not wait_for_position(stream_position, last_position, STREAM_WAIT_SECONDS):
             raise StreamNotReady(f"regulator stream has not reached log position {last_position}")
         with self.db.cursor() as cur:
             rows = cur.execute(
-                "SELECT position, seq, hash FROM regulator_stream WHERE position > %s AND position <= %s",
+                "SELECT position, seq, hash, topic, event_id, aggregate_id, avro FROM regulator_stream"
+                " WHERE position > %s AND position <= %s",
                 (self.position(), last_position),
             ).fetchall()
-        return {int(p): (int(s), bytes(h)) for p, s, h in rows}
+        return {
+            int(p): Chained(int(s), bytes(h), t, str(e), str(a), None if v is None else bytes(v))
+            for p, s, h, t, e, a, v in rows
+        }
 
-    def _send(self, event: Any, seq: int, hashed: bytes) -> None:
-        record = published_record(event)  # the record the stream hashed (bondflow.avro.publication)
-        event_id = record["event_id"]
-        with tracing.continued(event, f"publish {record['topic']}"):  # the writer's trace, when traced
-            traceparent = tracing.current_traceparent() or f"00-{event_id.replace('-', '')}-{seq:016x}-01"
+    def _send(self, event: Any, row: Chained) -> None:
+        value = row.avro
+        if value is None:  # chained before the stream kept frames: encode the record the stream hashed
+            record = published_record(event)
+            value = encode(record, self.contracts[record["topic"]])
+        with tracing.continued(event, f"publish {row.topic}"):  # the writer's trace, when traced
+            traceparent = (
+                tracing.current_traceparent() or f"00-{row.event_id.replace('-', '')}-{row.seq:016x}-01"
+            )
             headers = [
-                ("event_id", event_id.encode()),
-                ("seq", str(seq).encode()),
-                ("hash", hashed.hex().encode()),
+                ("event_id", row.event_id.encode()),
+                ("seq", str(row.seq).encode()),
+                ("hash", row.hash.hex().encode()),
                 ("content-type", CONTENT_TYPE),
                 ("traceparent", traceparent.encode()),
             ]
-            self.producer.send(
-                record["topic"],
-                key=str(record["aggregate_id"]).encode(),
-                value=encode(record, self.contracts[record["topic"]]),
-                headers=headers,
-            )
+            self.producer.send(row.topic, key=row.aggregate_id.encode(), value=value, headers=headers)
 
     def close(self) -> None:
         if self._producer is not None:

@@ -15,6 +15,8 @@ from bondflow.audit.canonical import canonical_bytes
 from bondflow.audit.chain import GENESIS, link
 from bondflow.audit.merkle import MerkleFrontier, checkpoint_message, merkle_root
 from bondflow.audit.records import TOPICS
+from bondflow.avro.contracts import current_contracts
+from bondflow.avro.encoding import encode
 from bondflow.avro.publication import published_record
 from bondflow.runtime.followers import Positioned
 from projections.base.postgres import PostgresProjector
@@ -31,8 +33,11 @@ CREATE TABLE IF NOT EXISTS regulator_stream (
     aggregate_id uuid NOT NULL,
     recorded_at timestamptz NOT NULL,
     body bytea NOT NULL,
-    hash bytea NOT NULL
+    hash bytea NOT NULL,
+    avro bytea
 );
+-- the record's Avro frame, encoded once here for the Kafka relay; rows chained before it was kept have none
+ALTER TABLE regulator_stream ADD COLUMN IF NOT EXISTS avro bytea;
 CREATE TABLE IF NOT EXISTS regulator_checkpoints (
     seq bigint PRIMARY KEY,
     merkle_root bytea NOT NULL,
@@ -49,6 +54,7 @@ class RegulatorStreamProjector(PostgresProjector):
     name = "regulator_stream"
     # the checkpoints are left out: their `created_at` is the time of signing, never the same in a rebuild
     tables: ClassVar[dict[str, str]] = {"regulator_stream": "seq"}
+    derived: ClassVar[dict[str, tuple[str, ...]]] = {"regulator_stream": ("avro",)}  # from the record
     topics = frozenset(TOPICS)
     ddl = DDL
 
@@ -57,6 +63,7 @@ class RegulatorStreamProjector(PostgresProjector):
         self.sign = sign
         self.checkpoint_every = checkpoint_every
         self._frontier: MerkleFrontier | None = None  # the Merkle peaks over every hash so far (loaded once)
+        self.contracts = current_contracts()
 
     def process(self, events: Sequence[Positioned], upto: int) -> None:
         try:
@@ -66,7 +73,8 @@ class RegulatorStreamProjector(PostgresProjector):
             raise
 
     def apply_batch(self, cur: Any, events: Sequence[Positioned]) -> None:
-        """Number and chain the batch, then write it with one COPY (and its checkpoints)."""
+        """Number and chain the batch, then write it with one COPY (and its checkpoints). Each row keeps the
+        record's Avro frame too, encoded from the same record the hash covers, so the relay sends bytes."""
         row = cur.execute("SELECT seq, hash FROM regulator_stream ORDER BY seq DESC LIMIT 1").fetchone()
         seq, previous = (int(row[0]), bytes(row[1])) if row else (0, GENESIS)
         if self._frontier is None or self._frontier.count != seq:  # first use, or another copy led
@@ -91,6 +99,7 @@ class RegulatorStreamProjector(PostgresProjector):
                     record["recorded_at"],
                     body,
                     previous,
+                    encode(record, self.contracts[record["topic"]]),
                 )
             )
             if seq % self.checkpoint_every == 0:
@@ -98,7 +107,7 @@ class RegulatorStreamProjector(PostgresProjector):
         if rows:
             with cur.copy(
                 "COPY regulator_stream (seq, position, event_id, topic, event_type, aggregate_id,"
-                " recorded_at, body, hash) FROM STDIN"
+                " recorded_at, body, hash, avro) FROM STDIN"
             ) as copy:
                 for values in rows:
                     copy.write_row(values)

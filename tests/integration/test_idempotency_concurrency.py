@@ -6,9 +6,11 @@ import threading
 from collections import Counter
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 from fastapi.testclient import TestClient
 
 from bondflow.wiring.container import Container
+from tests.conftest import bearer
 
 pytestmark = pytest.mark.integration
 
@@ -61,3 +63,42 @@ def test_a_key_in_progress_is_answered_409_bf_idem_003_with_retry_after(
     assert response.headers["Retry-After"] == "1"
     after = client.post("/v1/orders", json=BODY, headers={**investor, "Idempotency-Key": "slow-key"})
     assert after.status_code == 202
+
+
+def test_one_investors_concurrent_orders_take_turns_on_the_account_instead_of_colliding(
+    client: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 orders at once from one investor, each its own key (under the 20 a minute limit): every one is
+    accepted, and none of their saves collides on the escrow account: this process's threads queue."""
+    container.stop_followers()  # nothing else writes the account meanwhile
+    investor = bearer(container, sub="many-at-once")
+    store = container.trading.orders.store
+    save = store.save_and_position
+    collisions: list[str] = []
+
+    def counted(*aggregates: object) -> int:
+        try:
+            return save(*aggregates)
+        except IntegrityError:
+            collisions.append("escrow")
+            raise
+
+    monkeypatch.setattr(store, "save_and_position", counted)
+    threads = 16
+    barrier = threading.Barrier(threads)
+    statuses: list[int] = []
+
+    def send(n: int) -> None:
+        barrier.wait()
+        body = {**BODY, "qty": "1"}
+        response = client.post("/v1/orders", json=body, headers={**investor, "Idempotency-Key": f"turn-{n}"})
+        statuses.append(response.status_code)
+
+    workers = [threading.Thread(target=send, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert Counter(statuses) == {202: threads}
+    assert collisions == []
+    assert len(container.trading.orders.escrow.load("many-at-once").reservations) == threads
