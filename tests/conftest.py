@@ -16,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bondflow.api.app import create_app
@@ -33,6 +34,12 @@ from commands.instruments.handlers import ListInstrument
 from commands.kernel.context import CommandContext
 
 pytest_plugins = ["tests.support.kafka_broker"]
+
+# CI runs the property tests on a fixed set of examples (`HYPOTHESIS_PROFILE=ci`, set by .ci/run): a run
+# that passes today passes again on the same commit. Locally each run explores new examples; a failure
+# found that way prints its example and its `@reproduce_failure` blob, and is fixed, not skipped.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

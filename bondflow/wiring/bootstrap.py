@@ -219,8 +219,11 @@ def sandbox_fault_switches(settings: Settings, db: Database) -> dict[str, Shared
     return switches
 
 
-def postgres_read_models(db: Database, signing_key: SigningKey) -> list[PostgresProjector]:
-    """Every PostgreSQL projector: what `serve` runs and what `bondflow replay` rebuilds."""
+def postgres_read_models(
+    db: Database, signing_key: SigningKey, *, rebuilding: bool = False
+) -> list[PostgresProjector]:
+    """Every PostgreSQL projector: what `serve` runs and what `bondflow replay` rebuilds (`rebuilding`: the
+    regulator stream is compared, never switched in, so it leaves out the Avro frames only the relay reads)."""
     return [
         OrdersProjector(db),
         InstrumentsProjector(db),
@@ -228,7 +231,7 @@ def postgres_read_models(db: Database, signing_key: SigningKey) -> list[Postgres
         HoldingsProjector(db),
         InvestorsProjector(db),
         EscrowProjector(db),
-        RegulatorStreamProjector(db, signing_key.sign),
+        RegulatorStreamProjector(db, signing_key.sign, frames=not rebuilding),
         SettlementsProjector(db),
         LiveUpdatesProjector(db),
         LedgerProjector(db),

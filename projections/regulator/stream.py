@@ -58,8 +58,11 @@ class RegulatorStreamProjector(PostgresProjector):
     topics = frozenset(TOPICS)
     ddl = DDL
 
-    def __init__(self, db: Database, sign: Signer, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+    def __init__(
+        self, db: Database, sign: Signer, checkpoint_every: int = CHECKPOINT_EVERY, *, frames: bool = True
+    ) -> None:
         super().__init__(db)
+        self.frames = frames  # keep each record's Avro frame for the relay (a rebuild to compare does not)
         self.sign = sign
         self.checkpoint_every = checkpoint_every
         self._frontier: MerkleFrontier | None = None  # the Merkle peaks over every hash so far (loaded once)
@@ -99,7 +102,7 @@ class RegulatorStreamProjector(PostgresProjector):
                     record["recorded_at"],
                     body,
                     previous,
-                    encode(record, self.contracts[record["topic"]]),
+                    encode(record, self.contracts[record["topic"]]) if self.frames else None,
                 )
             )
             if seq % self.checkpoint_every == 0:

@@ -96,7 +96,9 @@ def bonds_with_settlement(draw: st.DrawFn, *, max_issue_day: int = 31) -> tuple[
     if draw(st.booleans()):  # on a coupon date (or the issue date), where nothing accrues
         settlement = draw(st.sampled_from(schedule_dates(terms)[:-1]))
     else:
-        settlement = issue + timedelta(days=draw(st.integers(0, (maturity - issue).days - 1)))
+        # before the redemption is paid (a maturity on a weekend moves the payment to a business day)
+        last = build_schedule(terms, _CALENDAR).interest_end_date - timedelta(days=1)
+        settlement = issue + timedelta(days=draw(st.integers(0, max(0, (last - issue).days))))
     return terms, settlement
 
 
