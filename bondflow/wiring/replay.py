@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from bondflow.adapters.clickhouse import ClickHouse
@@ -172,9 +173,29 @@ def stamp() -> str:
     return time.strftime("%Y%m%d%H%M%S")
 
 
+SWITCH_ATTEMPTS = 5
+
+
 def switch_over(db: Database, schema: str, tables: list[str], followers: list[str]) -> str:
     """Atomically move the rebuilt tables into `public` (the old ones into a backup schema) and set the
-    replayed followers' positions, in one transaction."""
+    replayed followers' positions, in one transaction.
+
+    The switch locks the tables one after another while live projectors keep writing them; a projector
+    that holds one of them and waits for another the switch already holds is a deadlock, which PostgreSQL
+    breaks by aborting one side. Either side may retry: the switch's transaction changed nothing, so it
+    is tried again (a projector's batch likewise)."""
+    attempt = 1
+    while True:
+        try:
+            return _switch_once(db, schema, tables, followers)
+        except psycopg.errors.DeadlockDetected:
+            if attempt == SWITCH_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt)
+            attempt += 1
+
+
+def _switch_once(db: Database, schema: str, tables: list[str], followers: list[str]) -> str:
     backup = f"replaced_{stamp()}"
     with db.transaction() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(backup)))

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 from orjson import dumps
 
+from bondflow.adapters.postgres import Database
 from bondflow.domain.escrow import EscrowAccount
 from bondflow.domain.kyc import KycCase
 from bondflow.domain.orders import Order, OrderStatus
@@ -94,15 +95,21 @@ class LiveUpdatesProjector(PostgresProjector):
     ddl = DDL
     topics = frozenset(get_topic(cls) for aggregate in KINDS for cls in event_classes(aggregate))
 
+    OWNERS_KEPT = 100_000  # aggregate → owner never changes: kept in memory, up to this many
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._known: dict[UUID, str] = {}
+
     def process(self, events: Sequence[Positioned], upto: int) -> None:
         with self.db.transaction() as cur:
-            owners: dict[UUID, str] = {}
-            rows = [row for item in events if (row := self._row(cur, owners, item)) is not None]
-            if owners:
+            first_seen, owners = self._owners(cur, events)
+            rows = [row for item in events if (row := self._row(owners, item)) is not None]
+            if first_seen:
                 cur.executemany(
                     "INSERT INTO user_feed_owners (aggregate_id, user_id) VALUES (%s, %s)"
                     " ON CONFLICT (aggregate_id) DO NOTHING",
-                    list(owners.items()),
+                    list(first_seen.items()),
                 )
             if rows:
                 cur.executemany(
@@ -111,15 +118,39 @@ class LiveUpdatesProjector(PostgresProjector):
                     rows,
                 )
             positions.record_position(cur, self.name, upto)
+        if len(self._known) + len(owners) > self.OWNERS_KEPT:
+            self._known.clear()
+        self._known.update(owners)  # only once committed: a rolled-back batch's owners are learnt again
 
-    def _row(self, cur: Any, owners: dict[UUID, str], item: Positioned) -> tuple[Any, ...] | None:
+    def _owners(self, cur: Any, events: Sequence[Positioned]) -> tuple[dict[UUID, str], dict[UUID, str]]:
+        """(the aggregates first seen in the batch → owner, every aggregate in the batch → owner): from its
+        first event, from memory, or, for the rest, from `user_feed_owners` in one query."""
+        first_seen: dict[UUID, str] = {}
+        owners: dict[UUID, str] = {}
+        unknown: set[UUID] = set()
+        for item in events:
+            event: Any = item.event
+            aggregate_id = event.originator_id
+            owner = getattr(event, "user_id", None)
+            if isinstance(owner, str) and event.originator_version == 1:
+                owners[aggregate_id] = first_seen[aggregate_id] = owner
+            elif aggregate_id in self._known:
+                owners.setdefault(aggregate_id, self._known[aggregate_id])
+            elif aggregate_id not in owners:
+                unknown.add(aggregate_id)
+        unknown -= owners.keys()
+        if unknown:
+            found = cur.execute(
+                "SELECT aggregate_id, user_id FROM user_feed_owners WHERE aggregate_id = ANY(%s)",
+                (list(unknown),),
+            ).fetchall()
+            owners.update({a: str(u) for a, u in found})
+        return first_seen, owners
+
+    def _row(self, owners: dict[UUID, str], item: Positioned) -> tuple[Any, ...] | None:
         event: Any = item.event
         aggregate_id = event.originator_id
-        owner = getattr(event, "user_id", None)
-        if isinstance(owner, str) and event.originator_version == 1:
-            owners[aggregate_id] = owner
-        else:
-            owner = owners.get(aggregate_id) or _owner(cur, aggregate_id)
+        owner = owners.get(aggregate_id)
         if owner is None:
             return None
         aggregate = next(a for a in KINDS if isinstance(event, a.Event))  # type: ignore[attr-defined]
@@ -132,10 +163,3 @@ class LiveUpdatesProjector(PostgresProjector):
         if kind == "kyc" and name in KYC_STATUS:
             data["status"] = KYC_STATUS[name]
         return (item.position, owner, kind, dumps(data).decode(), event.timestamp)
-
-
-def _owner(cur: Any, aggregate_id: UUID) -> str | None:
-    row = cur.execute(
-        "SELECT user_id FROM user_feed_owners WHERE aggregate_id = %s", (aggregate_id,)
-    ).fetchone()
-    return str(row[0]) if row else None
