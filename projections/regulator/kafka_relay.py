@@ -1,17 +1,23 @@
 """The Kafka relay: publishes the regulator stream to the brief's topics with an idempotent producer.
 
 It follows the log, waits until the regulator stream has chained the batch (so every record carries its
-`seq`, `hash` and Avro frame, encoded once by the stream from the record the hash covers), publishes in
-`seq` order, flushes, and only then records its position. A crash before
-that point republishes from the last position: delivery is at least once, never reordered per key, and
-consumers dedupe on `event_id` or `seq`.
+`seq`, `hash` and Avro frame, encoded once by the stream from the record the hash covers), and publishes
+in `seq` order. Batches are in flight together (at most `IN_FLIGHT_BATCHES`): the relay sends a batch and
+returns, and its settler thread records a batch's position only once every record of it, and of every
+batch before it, is acknowledged by the broker. A crash or a failed send republishes from the last
+recorded position: delivery is at least once, never reordered per key, and consumers dedupe on
+`event_id` or `seq`. The position is a watermark the settler advances (`advance_position`), like the
+effect workers'; `bondflow replay` never moves it.
 
-Record key = aggregate id. Headers: `event_id`, `seq`, `hash`, `content-type`, `traceparent` (derived from
-the event id, since a stored event keeps no trace context). Value = Avro single-object encoding.
+Record key = aggregate id. Headers: `event_id`, `seq`, `hash`, `content-type`, `traceparent` (the
+writer's trace when traced, else derived from the event id). Value = Avro single-object encoding.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -24,8 +30,12 @@ from bondflow.avro.publication import published_record
 from bondflow.runtime import positions, tracing
 from bondflow.runtime.followers import Positioned, wait_for_position
 
+log = logging.getLogger(__name__)
+
 CONTENT_TYPE = b"application/vnd.apache.avro+binary; framing=single-object"
 STREAM_WAIT_SECONDS = 30.0
+IN_FLIGHT_BATCHES = 4  # batches sent but not yet acknowledged; the next one waits for the oldest
+ACK_TIMEOUT_SECONDS = 60.0
 
 
 class Chained(NamedTuple):
@@ -56,6 +66,10 @@ class KafkaRelay:
         self.replication = replication
         self.contracts = current_contracts()
         self._producer: Any = None
+        self._sent: queue.Queue[tuple[int, list[Any]] | None] = queue.Queue()
+        self._window = threading.BoundedSemaphore(IN_FLIGHT_BATCHES)
+        self._settler: threading.Thread | None = None
+        self._failure: Exception | None = None
 
     def setup(self) -> None:
         positions.ensure_table(self.db)
@@ -71,30 +85,67 @@ class KafkaRelay:
         return self._producer
 
     def process(self, events: Sequence[Positioned], upto: int) -> None:
+        """Send the batch and hand it to the settler; raises a failure of an earlier batch instead (the
+        runner then reads the recorded position again and republishes from there)."""
+        self._raise_failure()
+        sent: list[Any] = []
         if events:
-            chained = self._chain_of(events[-1].position)
-            for item in events:
-                self._send(item.event, chained[item.position])
-            self.producer.flush(timeout=60)
-        with self.db.transaction() as cur:
-            positions.record_position(cur, self.name, upto)
+            chained = self._chain_of(events[0].position, events[-1].position)
+            sent = [self._send(item.event, chained[item.position]) for item in events]
+        self._window.acquire()  # at most IN_FLIGHT_BATCHES unacknowledged: wait for the oldest
+        self._start_settler()
+        self._sent.put((upto, sent))
 
-    def _chain_of(self, last_position: int) -> dict[int, Chained]:
+    def drain(self) -> None:
+        """Wait until every batch sent so far is acknowledged and recorded (or has failed)."""
+        for _ in range(IN_FLIGHT_BATCHES):
+            self._window.acquire()
+        for _ in range(IN_FLIGHT_BATCHES):
+            self._window.release()
+
+    def _raise_failure(self) -> None:
+        if self._failure is not None:
+            self.drain()  # the batches after the failure are skipped, never recorded
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def _start_settler(self) -> None:
+        if self._settler is None or not self._settler.is_alive():
+            self._settler = threading.Thread(target=self._settle, name=f"{self.name}-settler", daemon=True)
+            self._settler.start()
+
+    def _settle(self) -> None:
+        """Record each batch's position once all its records are acknowledged, in the order sent."""
+        while (item := self._sent.get()) is not None:
+            upto, sent = item
+            try:
+                if self._failure is None:
+                    for future in sent:
+                        future.get(timeout=ACK_TIMEOUT_SECONDS)  # raises the send's error
+                    with self.db.transaction() as cur:
+                        positions.advance_position(cur, self.name, upto)
+            except Exception as exc:  # reported by the next `process`; nothing after it is recorded
+                log.warning("relay: a batch up to %d was not acknowledged: %s", upto, exc)
+                self._failure = exc
+            finally:
+                self._window.release()
+
+    def _chain_of(self, first_position: int, last_position: int) -> dict[int, Chained]:
         stream_position = lambda: positions.read_position(self.db, "regulator_stream")  # noqa: E731
         if not wait_for_position(stream_position, last_position, STREAM_WAIT_SECONDS):
             raise StreamNotReady(f"regulator stream has not reached log position {last_position}")
         with self.db.cursor() as cur:
             rows = cur.execute(
                 "SELECT position, seq, hash, topic, event_id, aggregate_id, avro FROM regulator_stream"
-                " WHERE position > %s AND position <= %s",
-                (self.position(), last_position),
+                " WHERE position >= %s AND position <= %s",
+                (first_position, last_position),
             ).fetchall()
         return {
             int(p): Chained(int(s), bytes(h), t, str(e), str(a), None if v is None else bytes(v))
             for p, s, h, t, e, a, v in rows
         }
 
-    def _send(self, event: Any, row: Chained) -> None:
+    def _send(self, event: Any, row: Chained) -> Any:
         value = row.avro
         if value is None:  # chained before the stream kept frames: encode the record the stream hashed
             record = published_record(event)
@@ -110,9 +161,16 @@ class KafkaRelay:
                 ("content-type", CONTENT_TYPE),
                 ("traceparent", traceparent.encode()),
             ]
-            self.producer.send(row.topic, key=row.aggregate_id.encode(), value=value, headers=headers)
+            return self.producer.send(row.topic, key=row.aggregate_id.encode(), value=value, headers=headers)
 
     def close(self) -> None:
+        if self._settler is not None and self._settler.is_alive():
+            if self._producer is not None:
+                self._producer.flush(timeout=10)
+            self.drain()
+            self._sent.put(None)
+            self._settler.join(timeout=10)
+        self._settler = None
         if self._producer is not None:
             self._producer.close(timeout=10)
             self._producer = None

@@ -119,6 +119,7 @@ def relay(store: EventStore, db: Database, key: SigningKey, bootstrap: str, upto
     started = time.perf_counter()
     for batch in batches:
         kafka_relay.process(batch, batch[-1].position)
+    kafka_relay.drain()  # every record acknowledged and its position recorded
     relay_seconds = time.perf_counter() - started
     kafka_relay.close()
     producer: Any = KafkaRelay(db, bootstrap).producer  # the same producer configuration
