@@ -51,26 +51,31 @@ def configure_from_environment(service: str = "bondflow") -> None:
 
 
 def install(processor: SpanProcessor, *, resource: Resource | None = None) -> TracerProvider:
-    """Export spans through `processor` (the provider is set once per process) and instrument psycopg."""
+    """Export spans through `processor` (the provider is set once per process) and instrument psycopg and
+    httpx (the provider webhooks and the OIDC discovery: client spans, `traceparent` sent along)."""
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = TracerProvider(resource=resource or Resource.create({"service.name": "bondflow"}))
         trace.set_tracer_provider(provider)
     provider.add_span_processor(processor)
     if not enabled():
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
         PsycopgInstrumentor().instrument(skip_dep_check=True)
+        HTTPXClientInstrumentor().instrument()
     _state["on"] = True
     return provider
 
 
 def uninstall() -> None:
-    """Stop tracing new work in this process (tests): events are no longer stamped, psycopg not traced."""
+    """Stop tracing new work in this process (tests): events are no longer stamped, psycopg and httpx not traced."""
     if enabled():
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
         from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
         PsycopgInstrumentor().uninstrument()
+        HTTPXClientInstrumentor().uninstrument()
     _state["on"] = False
 
 

@@ -6,9 +6,11 @@ its own, in its own trace."""
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from bondflow.adapters.webhook_sender import HttpDelivery
 from bondflow.api.app import create_app
 from bondflow.runtime import tracing
 from bondflow.runtime.clock import ManualClock
@@ -101,3 +104,39 @@ def test_one_trace_runs_from_the_order_request_through_execution_settlement_and_
 def test_without_tracing_events_carry_no_trace_context(container: Container) -> None:
     assert not tracing.enabled()
     assert tracing.current_traceparent() is None
+
+
+def test_a_webhook_delivery_is_a_client_span_and_carries_the_trace_to_the_receiver(
+    spans: InMemorySpanExporter,
+) -> None:
+    """httpx is instrumented: the provider webhook (`HttpDelivery`) is a CLIENT span of the current trace,
+    and the receiver gets a `traceparent` naming that trace."""
+    received: list[str | None] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(self.headers.get("traceparent"))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    delivery = HttpDelivery(f"http://127.0.0.1:{server.server_port}/webhook")
+    try:
+        with tracing.tracer.start_as_current_span("a settlement step") as step:
+            assert delivery(b"{}", {"Content-Type": "application/json"}) == 204
+    finally:
+        delivery.close()
+        server.shutdown()
+        server.server_close()
+    trace_id = step.get_span_context().trace_id
+    client = [s for s in spans_of(spans, trace_id) if s.kind.name == "CLIENT"]
+    assert len(client) == 1
+    method = client[0].attributes.get("http.request.method") or client[0].attributes.get("http.method")
+    assert method == "POST"
+    assert received and received[0] is not None and received[0].split("-")[1] == f"{trace_id:032x}"
