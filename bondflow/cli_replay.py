@@ -34,7 +34,7 @@ def replay(
             report = run_replay(
                 store,
                 db,
-                lambda replica: postgres_read_models(replica, key, rebuilding=True),
+                lambda replica: postgres_read_models(replica, key),
                 clickhouse,
                 clickhouse_read_models,
                 as_of=as_of,

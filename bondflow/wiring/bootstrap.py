@@ -166,14 +166,15 @@ def register_followers(container: Container) -> None:
     settings, db, store = container.settings, container.db, container.store
     investors, payments, settlement = container.investors, container.payments, container.settlement
     corporate_actions = container.corporate_actions
-    read_models = postgres_read_models(db, container.signing_key)
+    kafka = settings.kafka_bootstrap_servers  # rows chained without a frame are encoded by the relay
+    read_models = postgres_read_models(db, container.signing_key, stream_frames=bool(kafka))
     for read_model in read_models:  # the queries read these tables even where no follower runs (--no-workers,
         read_model.setup()  # or before the worker process has started): created here, idempotent DDL
     followers: tuple[Follower, ...] = (*read_models, *clickhouse_read_models(container.clickhouse))
-    if settings.kafka_bootstrap_servers:
+    if kafka:
         relay = KafkaRelay(
             db,
-            settings.kafka_bootstrap_servers,
+            kafka,
             partitions=settings.kafka_topic_partitions,
             replication=settings.kafka_replication_factor,
         )
@@ -220,10 +221,11 @@ def sandbox_fault_switches(settings: Settings, db: Database) -> dict[str, Shared
 
 
 def postgres_read_models(
-    db: Database, signing_key: SigningKey, *, rebuilding: bool = False
+    db: Database, signing_key: SigningKey, *, stream_frames: bool = False
 ) -> list[PostgresProjector]:
-    """Every PostgreSQL projector: what `serve` runs and what `bondflow replay` rebuilds (`rebuilding`: the
-    regulator stream is compared, never switched in, so it leaves out the Avro frames only the relay reads)."""
+    """Every PostgreSQL projector: what `serve` runs and what `bondflow replay` rebuilds. `stream_frames`:
+    the regulator stream keeps each record's Avro frame, which only the Kafka relay reads (a replay
+    compares the stream and never switches it in; without Kafka no relay runs)."""
     return [
         OrdersProjector(db),
         InstrumentsProjector(db),
@@ -231,7 +233,7 @@ def postgres_read_models(
         HoldingsProjector(db),
         InvestorsProjector(db),
         EscrowProjector(db),
-        RegulatorStreamProjector(db, signing_key.sign, frames=not rebuilding),
+        RegulatorStreamProjector(db, signing_key.sign, frames=stream_frames),
         SettlementsProjector(db),
         LiveUpdatesProjector(db),
         LedgerProjector(db),

@@ -49,7 +49,7 @@ def replay(container: Container, **kwargs: object) -> object:
     return run_replay(
         container.store,
         container.db,
-        lambda db: postgres_read_models(db, container.signing_key, rebuilding=True),
+        lambda db: postgres_read_models(db, container.signing_key),
         container.clickhouse,
         clickhouse_read_models,
         **kwargs,  # type: ignore[arg-type]

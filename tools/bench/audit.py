@@ -74,7 +74,7 @@ def read_log(store: EventStore, upto: int) -> float:
 def rebuild(store: EventStore, db: Database, key: SigningKey, upto: int, with_clickhouse: bool) -> float:
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     replica = replay_database(db, schema)
-    followers: list[Follower] = list(postgres_read_models(replica, key, rebuilding=True))
+    followers: list[Follower] = list(postgres_read_models(replica, key))
     if with_clickhouse:
         ch = ClickHouse(f"chdb://{tempfile.mkdtemp(prefix='bench-ch-')}", f"bench_{uuid.uuid4().hex[:8]}")
         followers += clickhouse_read_models(ch)
