@@ -40,6 +40,7 @@ bench: $(STAMP) ## benchmarks, each against a baseline measured in the same run
 	$(BIN)/python -m tools.bench.order_to_filled
 	$(BIN)/python -m tools.bench.audit
 	$(BIN)/python -m tools.bench.query_waits
+	$(BIN)/python -m tools.bench.live_updates
 	$(BIN)/python -m tools.bench.filled_at_rate --rate 20 --seconds 30 --profile zero
 	$(BIN)/python -m tools.bench.filled_at_rate --rate 10 --seconds 60 --profile realistic
 
