@@ -15,16 +15,12 @@ from pathlib import Path
 from bondflow.domain.orders import Order
 from bondflow.runtime.clock import ManualClock
 from bondflow.security.principal import ROLE_SCOPES, Principal, Role
-from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap
-from bondflow.wiring.seed import DEMO_BONDS, SEED_ACTOR
-from commands.instruments.handlers import ListInstrument
 from commands.kernel.context import CommandContext
 from commands.trading.orders import PlaceOrder
 from tools.bench.database import fresh_database, postgres_server
-from tools.bench.setup import fund_directly
+from tools.bench.setup import VERIFIED, fund_directly, in_process_settings, list_bench_bond
 
-VERIFIED = {"residency": "IN", "investor_category": "retail", "kyc_status": "verified", "kyc_tier": "full"}
 BODY = {"isin": "INE123A07043", "side": "BUY", "qty": "1", "limit_clean_price": "101.25"}
 
 
@@ -35,17 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bf-bench-orders-"))
     with postgres_server(workdir) as admin_url, fresh_database(admin_url) as url:
-        settings = Settings(
-            database_url=url,
-            clickhouse_dsn=f"chdb://{workdir / 'ch'}",
-            data_dir=workdir / "var",
-            seed_demo_data=False,
-        )
+        settings = in_process_settings(url, workdir)
         clock = ManualClock(datetime(2026, 11, 25, 5, tzinfo=UTC), tick=timedelta(microseconds=10))
         container = bootstrap(settings, clock=clock)
         try:
-            ctx = CommandContext(SEED_ACTOR, "bench")
-            container.instruments.list_instrument(ListInstrument.from_body(dict(DEMO_BONDS[0])), ctx)
+            list_bench_bond(container)
             principals = [
                 Principal(f"bench-{i}", Role.INVESTOR, ROLE_SCOPES[Role.INVESTOR], VERIFIED)
                 for i in range(args.investors)

@@ -16,16 +16,12 @@ from pathlib import Path
 
 from bondflow.domain.orders import Order, OrderStatus
 from bondflow.security.principal import ROLE_SCOPES, Principal, Role
-from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap
-from bondflow.wiring.seed import DEMO_BONDS, SEED_ACTOR
-from commands.instruments.handlers import ListInstrument
 from commands.kernel.context import CommandContext
 from commands.trading.orders import PlaceOrder
 from tools.bench.database import fresh_database, postgres_server
-from tools.bench.setup import fund_directly
+from tools.bench.setup import VERIFIED, fund_directly, in_process_settings, list_bench_bond
 
-VERIFIED = {"residency": "IN", "investor_category": "retail", "kyc_status": "verified", "kyc_tier": "full"}
 TERMINAL = {OrderStatus.FILLED, OrderStatus.PARTIAL, OrderStatus.CANCELLED, OrderStatus.REJECTED}
 
 
@@ -35,21 +31,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bf-bench-filled-"))
     with postgres_server(workdir) as admin_url, fresh_database(admin_url) as url:
-        settings = Settings(
-            database_url=url,
-            clickhouse_dsn=f"chdb://{workdir / 'ch'}",
-            data_dir=workdir / "var",
-            seed_demo_data=False,
-            clock_start=datetime(2026, 11, 25, 5, tzinfo=UTC),
-        )
+        settings = in_process_settings(url, workdir, clock_start=datetime(2026, 11, 25, 5, tzinfo=UTC))
         container = bootstrap(settings)  # real time, running from a trading day
         # the bench funds escrow directly: the provider's webhook for that deposit has no server to reach
         container.payments.provider.sender.deliver = lambda body, headers: 202
         latencies: list[float] = []
         outcomes: dict[str, int] = {}
         try:
-            ctx = CommandContext(SEED_ACTOR, "bench")
-            container.instruments.list_instrument(ListInstrument.from_body(dict(DEMO_BONDS[0])), ctx)
+            list_bench_bond(container)
             investor = Principal("bench-investor", Role.INVESTOR, ROLE_SCOPES[Role.INVESTOR], VERIFIED)
             fund_directly(container, investor.subject, Decimal(10_000_000))
             container.start_followers()

@@ -16,7 +16,8 @@ from bondflow.runtime.clock import SystemClock, business_date
 from bondflow.security.keys import SigningKey
 from bondflow.security.principal import Role
 from bondflow.security.tokens import TokenService
-from bondflow.wiring.seed import DEMO_BONDS, HOLIDAYS
+from bondflow.settings import Settings
+from bondflow.wiring.seed import DEMO_BONDS, HOLIDAYS, SEED_ACTOR
 
 BOND = DEMO_BONDS[0]  # INE123A07043, face ₹1,000, AA+, 2031
 ORDER = {"isin": BOND["isin"], "side": "BUY", "qty": "1", "limit_clean_price": BOND["reference_clean_price"]}
@@ -81,3 +82,25 @@ def _available(http: httpx.Client, token: str) -> Decimal:
 
 def _auth(token: str, key_prefix: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Idempotency-Key": f"{key_prefix}-{uuid.uuid4().hex}"}
+
+
+def in_process_settings(url: str, workdir: Path, **overrides: Any) -> Settings:
+    """Settings for a bench that builds the container in its own process on `url`: no demo data, chDB and
+    the data directory under `workdir`."""
+    return Settings(
+        database_url=url,
+        clickhouse_dsn=f"chdb://{workdir / 'ch'}",
+        data_dir=workdir / "var",
+        seed_demo_data=False,
+        **overrides,
+    )
+
+
+def list_bench_bond(container: Any) -> None:
+    """List the bench's bond (`BOND`) through the instruments commands, as the seed actor."""
+    from commands.instruments.handlers import ListInstrument
+    from commands.kernel.context import CommandContext
+
+    container.instruments.list_instrument(
+        ListInstrument.from_body(dict(BOND)), CommandContext(SEED_ACTOR, "bench")
+    )
