@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     follower_batch_size: int = Field(default=500, ge=1, le=10_000)
     query_wait_seconds: float = Field(default=5.0, ge=0, le=30)
     query_max_waiters: int = Field(default=1000, ge=1, le=100_000)  # queries parked for min_position at once
+    password_hash_memory_kib: int = Field(default=19_456, ge=19_456, le=4_194_304)  # Argon2id (OWASP minimum)
+    password_hash_time_cost: int = Field(default=2, ge=2, le=20)
+    live_streams_per_user: int = Field(default=5, ge=1, le=1000)  # open /v1/events and /v1/ws, every process
     log_level: str = "INFO"
     # Rate limits (API.md), token buckets kept in PostgreSQL and shared by every API process.
     # `BONDFLOW_RATE_LIMITS_ENABLED=false` lifts every one of them, for load runs.

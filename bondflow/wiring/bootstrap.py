@@ -40,7 +40,10 @@ from projections.escrow.projector import EscrowProjector
 from projections.holdings.projector import HoldingsProjector
 from projections.instruments.projector import InstrumentsProjector
 from projections.ledger.projector import LedgerProjector
+from projections.live.feed import LiveFeed
 from projections.live.projector import LiveUpdatesProjector
+from projections.live.stream_leases import StreamLeases
+from projections.live.wakeups import FeedWakeups
 from projections.orders.projector import OrdersProjector
 from projections.regulator.kafka_relay import KafkaRelay
 from projections.regulator.stream import RegulatorStreamProjector
@@ -141,10 +144,17 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
         faults=faults,
         ledger=ledger,
         corporate_actions=corporate_actions,
+        live=live_feed(settings, db),
     )
     register_followers(container)
     metrics.watch_lag(lambda: _lags(container))
     return container
+
+
+def live_feed(settings: Settings, db: Database) -> LiveFeed:
+    leases = StreamLeases(db, settings.master_key.get_secret_value().encode(), settings.live_streams_per_user)
+    leases.setup()
+    return LiveFeed(FeedWakeups(db), leases)
 
 
 def token_service(settings: Settings, db: Database, clock: Clock, signing_key: SigningKey) -> TokenService:

@@ -27,6 +27,7 @@ from bondflow.wiring.payments import Payments
 from bondflow.wiring.settlement import Settling
 from bondflow.wiring.trading import Trading
 from commands.instruments.handlers import InstrumentCommands
+from projections.live.feed import LiveFeed
 
 if TYPE_CHECKING:
     from bondflow.api.rate_limits import RouteLimits
@@ -52,6 +53,7 @@ class Container:
     ledger: Ledgering  # journal entries, the escrow bank's book, reconciliation
     waits: PositionWaits  # queries parked until a read model reaches their min_position
     corporate_actions: CorporateActions  # coupons, redemptions, token mint and burn, TDS
+    live: LiveFeed  # live-update streams: their wake-ups and the per-user bound
     faults: dict[str, SharedFaults] = field(default_factory=dict)  # the sandbox adapters' fault switches
     followers: dict[str, FollowerRunner] = field(default_factory=dict)
     running: list[str] = field(default_factory=list)
@@ -81,6 +83,7 @@ class Container:
 
     def close(self) -> None:
         self.waits.close()
+        self.live.close()
         for process in self.processes:
             process.stop()
         self.investors.close()

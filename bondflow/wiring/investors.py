@@ -77,7 +77,8 @@ def build_investors(
         table_owner.setup()
     attributes = AttributeReader(store)
     limits = LoginLimits(buckets, settings)
-    users = UserCommands(store, vault, Passwords(), tokens, attributes, handoff, limits, clock, emails, pans)
+    passwords = Passwords(settings.password_hash_memory_kib, settings.password_hash_time_cost)
+    users = UserCommands(store, vault, passwords, tokens, attributes, handoff, limits, clock, emails, pans)
     kyc = KycCommands(store, vault, handoff, verifier, users, attributes, clock, pans)
     provider = SandboxKycProvider(
         delivery or HttpDelivery(loopback_webhook_url(settings)),

@@ -3,7 +3,8 @@ escrow and KYC, keyed by log position (the SSE `id`, so `Last-Event-ID` resumes 
 
 Later events of an aggregate name only its id; the owner is learnt from the aggregate's first event (every
 one of them carries `user_id`) and kept in `user_feed_owners`. Only whitelisted, non-personal fields are
-copied into a row's data. Rows and position commit together.
+copied into a row's data. Rows and position commit together, with a NOTIFY naming the users whose feed
+grew (`projections.live.wakeups`), so their open streams read at once instead of polling.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bondflow.domain.settlement import Settlement
 from bondflow.runtime import positions
 from bondflow.runtime.followers import Positioned
 from projections.base.postgres import PostgresProjector
+from projections.live.wakeups import announce
 
 DDL = """
 CREATE TABLE IF NOT EXISTS user_feed (
@@ -117,6 +119,7 @@ class LiveUpdatesProjector(PostgresProjector):
                     " ON CONFLICT (position) DO NOTHING",
                     rows,
                 )
+                announce(cur, {row[1] for row in rows})  # wakes those users' streams at commit
             positions.record_position(cur, self.name, upto)
         if len(self._known) + len(owners) > self.OWNERS_KEPT:
             self._known.clear()

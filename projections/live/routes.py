@@ -1,12 +1,14 @@
 """The caller's own live updates: `GET /v1/events` as server-sent events (or a JSON page), `/v1/ws` as a
 WebSocket. Each update's id is its log position, so `Last-Event-ID` (or `?last_event_id=`) resumes with
-nothing missed. Streams per user are bounded; a stream waits asynchronously (no worker thread is held
-between reads)."""
+nothing missed. A stream reads the read model when the projector announces that its user's feed grew
+(`projections.live.wakeups`), holding no worker thread in between; open streams per user are bounded across
+every API process (`projections.live.stream_leases`)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Annotated
 
 import anyio
@@ -16,40 +18,16 @@ from fastapi.responses import StreamingResponse
 
 from bondflow.api.deps import ContainerDep, CurrentPrincipal, RequestId
 from bondflow.api.envelope import EnvelopeResponse, ok
-from bondflow.errors import BondFlowError, RateLimited, Unauthenticated
+from bondflow.errors import BondFlowError, Unauthenticated
 from bondflow.wiring.container import Container
-from projections.live.queries import updates_after
+from projections.live.queries import Update, updates_after
+from projections.live.stream_leases import RENEW_SECONDS
 
 router = APIRouter(prefix="/v1", tags=["live"])
 
-POLL_SECONDS = 0.05
 KEEP_ALIVE_SECONDS = 15.0
-STREAMS_PER_USER = 5
+FALLBACK_READ_SECONDS = 5.0  # a stream reads this often even unwoken (a belt to the NOTIFY's braces)
 Position = Annotated[int, Query(ge=0, le=2**62)]
-
-
-class StreamCounter:
-    """How many live streams each user has open in this process; `acquire` refuses past the bound."""
-
-    def __init__(self, bound: int) -> None:
-        self.bound = bound
-        self._open: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def acquire(self, user_id: str) -> None:
-        with self._lock:
-            if self._open.get(user_id, 0) >= self.bound:
-                raise RateLimited(
-                    f"at most {self.bound} live streams per user", 5, {"streams_per_user": self.bound}
-                )
-            self._open[user_id] = self._open.get(user_id, 0) + 1
-
-    def release(self, user_id: str) -> None:
-        with self._lock:
-            self._open[user_id] -= 1
-
-
-STREAMS = StreamCounter(STREAMS_PER_USER)
 
 
 @router.get("/events", response_model=None)
@@ -65,9 +43,9 @@ def live_events(
 ) -> EnvelopeResponse | StreamingResponse:
     start = int(last_event_id) if last_event_id is not None else after
     if "text/event-stream" in accept:
-        STREAMS.acquire(principal.subject)
+        lease = container.live.leases.acquire(principal.subject)
         return StreamingResponse(
-            _sse(request, container, principal.subject, start, limit),
+            _sse(request, container, principal.subject, lease, start, limit),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Request-ID": request_id},
         )
@@ -76,29 +54,55 @@ def live_events(
     return ok([u.as_json() for u in page], request_id, next_after=next_after)
 
 
-async def _sse(
-    request: Request, container: Container, user_id: str, after: int, limit: int | None
-) -> AsyncIterator[bytes]:
-    """Each update as `id: position`, `event: kind`, `data: …`; a comment as keep-alive when quiet."""
+async def _updates(
+    container: Container,
+    user_id: str,
+    lease: uuid.UUID,
+    after: int,
+    limit: int | None,
+    disconnected: Callable[[], Awaitable[bool]],
+) -> AsyncGenerator[Update | None, None]:
+    """`user_id`'s updates after `after` (at most `limit`) as they come, and None as a keep-alive when
+    quiet for a while, until `disconnected()`. Renews the stream's lease, and gives it back however the
+    stream ends (a client that goes away cancels it)."""
+    live = container.live
+    subscription = live.wakeups.subscribe(user_id)
     sent = 0
-    quiet_since = anyio.current_time()
+    quiet_since = renewed_at = anyio.current_time()
     try:
-        while limit is None or sent < limit:
-            if await request.is_disconnected():
-                return
+        while (limit is None or sent < limit) and not await disconnected():
+            if anyio.current_time() - renewed_at >= RENEW_SECONDS:
+                await anyio.to_thread.run_sync(live.leases.renew, lease)
+                renewed_at = anyio.current_time()
             batch = await anyio.to_thread.run_sync(updates_after, container.db, user_id, after, 100)
             for update in batch[: None if limit is None else limit - sent]:
-                data = orjson.dumps(update.as_json()["data"]).decode()
-                yield f"id: {update.position}\nevent: {update.kind}\ndata: {data}\n\n".encode()
+                yield update
                 after, sent, quiet_since = update.position, sent + 1, anyio.current_time()
-            if batch:
-                continue
+            if len(batch) == 100:
+                continue  # more is waiting: read again at once
             if anyio.current_time() - quiet_since >= KEEP_ALIVE_SECONDS:
                 quiet_since = anyio.current_time()
-                yield b": keep-alive\n\n"
-            await anyio.sleep(POLL_SECONDS)
+                yield None
+            until_keep_alive = quiet_since + KEEP_ALIVE_SECONDS - anyio.current_time()
+            await subscription.wait(max(0.0, min(FALLBACK_READ_SECONDS, until_keep_alive)))
     finally:
-        STREAMS.release(user_id)
+        live.wakeups.unsubscribe(subscription)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(live.leases.release, lease)
+
+
+async def _sse(
+    request: Request, container: Container, user_id: str, lease: uuid.UUID, after: int, limit: int | None
+) -> AsyncIterator[bytes]:
+    """Each update as `id: position`, `event: kind`, `data: …`; a comment as keep-alive when quiet."""
+    updates = _updates(container, user_id, lease, after, limit, request.is_disconnected)
+    async with aclosing(updates):
+        async for update in updates:
+            if update is None:
+                yield b": keep-alive\n\n"
+                continue
+            data = orjson.dumps(update.as_json()["data"]).decode()
+            yield f"id: {update.position}\nevent: {update.kind}\ndata: {data}\n\n".encode()
 
 
 @router.websocket("/ws")
@@ -112,26 +116,35 @@ async def live_socket(
     container: Container = websocket.app.state.container
     try:
         user_id = _subject(container, websocket.headers.get("authorization"), access_token)
-        STREAMS.acquire(user_id)
+        lease = await anyio.to_thread.run_sync(container.live.leases.acquire, user_id)
     except BondFlowError as refused:
         await websocket.close(
             code=4401 if isinstance(refused, Unauthenticated) else 4429, reason=refused.code
         )
         return
     await websocket.accept()
-    after = last_event_id
+
+    async def until_closed(stream: anyio.CancelScope) -> None:
+        try:
+            while (await websocket.receive())["type"] != "websocket.disconnect":
+                pass  # a client's messages mean nothing here
+        finally:
+            stream.cancel()  # the client went away: the stream ends (and gives its lease back) at once
+
+    async def never() -> bool:
+        return False
+
     try:
-        while True:
-            batch = await anyio.to_thread.run_sync(updates_after, container.db, user_id, after, 100)
-            for update in batch:
-                await websocket.send_text(orjson.dumps(update.as_json()).decode())
-                after = update.position
-            if not batch:
-                await anyio.sleep(POLL_SECONDS)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(until_closed, tasks.cancel_scope)
+            updates = _updates(container, user_id, lease, last_event_id, None, never)
+            async with aclosing(updates):
+                async for update in updates:
+                    if update is not None:  # the WebSocket protocol's own pings keep a quiet socket open
+                        await websocket.send_text(orjson.dumps(update.as_json()).decode())
+            tasks.cancel_scope.cancel()
     except WebSocketDisconnect:
         return
-    finally:
-        STREAMS.release(user_id)
 
 
 def _subject(container: Container, header: str | None, token: str | None) -> str:

@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 
 from bondflow.api.app import create_app
 from bondflow.domain.orders import Order, OrderStatus
+from bondflow.runtime.positions import read_position
 from bondflow.security.principal import ROLE_SCOPES, Principal, Role
 from bondflow.wiring.bootstrap import bootstrap
 from commands.kernel.context import CommandContext
@@ -60,6 +61,20 @@ def _poll_table(container: Any, seen: dict[int, float], stop: threading.Event) -
             seen.setdefault(update.position, container.clock.now().timestamp())
             after = update.position
         time.sleep(0.005)
+
+
+def _wait_for_history(container: Any, *seen: dict[int, float]) -> int:
+    """The funding updates recorded before the followers started are history, not live updates: wait
+    until both readers have them, and measure only what comes after."""
+    head = container.store.head_position()
+    deadline = time.monotonic() + 30
+    while read_position(container.db, "user_feed") < head and time.monotonic() < deadline:
+        time.sleep(0.01)
+    last = max((u.position for u in updates_after(container.db, SUBJECT, 0, 100_000)), default=0)
+    while not all(last in reader for reader in seen) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # let the followers settle after start-up
+    return last
 
 
 def _delays(seen: dict[int, float], recorded: dict[int, float]) -> list[float]:
@@ -101,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
             ]
             for reader in readers:
                 reader.start()
+            history = _wait_for_history(container, over_sse, in_table)  # funding, before the run
             command = PlaceOrder.from_body(
                 {"isin": "INE123A07043", "side": "BUY", "qty": "1", "limit_clean_price": "102"}
             )
@@ -114,9 +130,9 @@ def main(argv: list[str] | None = None) -> None:
                         break
                     time.sleep(0.01)
             time.sleep(2.0)  # the last settlement's updates
-            recorded = {
-                u.position: u.at.timestamp() for u in updates_after(container.db, SUBJECT, 0, 100_000)
-            }
+            updates = updates_after(container.db, SUBJECT, 0, 100_000)
+            recorded = {u.position: u.at.timestamp() for u in updates if u.position > history}
+            names = {u.position: f"{u.kind}/{u.data.get('event')}" for u in updates}
         finally:
             stop.set()
             for reader in readers:
@@ -130,6 +146,13 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"  ratio SSE ÷ baseline: p50 {statistics.median(sse) / max(statistics.median(table), 0.001):.2f}"
         )
+    slowest = sorted(recorded, key=lambda p: over_sse.get(p, 1e18) - recorded[p], reverse=True)[:5]
+    print(
+        "  slowest over SSE: "
+        + ", ".join(
+            f"{names[p]} {(over_sse[p] - recorded[p]) * 1000:,.0f} ms" for p in slowest if p in over_sse
+        )
+    )
     print(orjson.dumps({"sse_ms": sse[:3], "missing_over_sse": len(recorded) - len(sse)}).decode())
 
 
