@@ -6,8 +6,11 @@ interval."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -46,6 +49,10 @@ class DeadlineTimer:
         self.commands = commands
         self.deadlines = deadlines
         self.pollers: Mapping[str, Poller] = pollers or {}
+        self.in_flight = 1  # polls asked at once; above 1 a tick hands them to a pool and returns
+        self._pool: ThreadPoolExecutor | None = None
+        self._polling: set[tuple[UUID, str, str]] = set()
+        self._lock = threading.Lock()
 
     def setup(self) -> None:
         self.deadlines.setup()
@@ -72,17 +79,50 @@ class DeadlineTimer:
             poller = self.pollers.get(step)
             if poller is None:  # no worker polls this step (any more)
                 polls.done(conn, sid, step, key)
-                continue
-            try:
-                known = poller.poll(sid, step, key)
-            except Exception:  # one bad poll never stops the timer; it is asked again later
-                log.exception("settlement poll failed", extra={"settlement_id": str(sid), "step": step})
-                known = False
-            if known:
-                polls.done(conn, sid, step, key)
+            elif self.in_flight <= 1:
+                self._poll(poller, sid, step, key, tries, conn)
             else:
-                polls.again(conn, sid, step, key, self.clock.now(), poller.poll_after, tries)
+                self._submit(poller, sid, step, key, tries)
         return expired
+
+    def _poll(self, poller: Poller, sid: UUID, step: str, key: str, tries: int, conn: Any = None) -> None:
+        """Ask, then record the answer (done, or when to ask again) in a transaction of its own: no
+        connection is held while the provider is asked."""
+        try:
+            known = poller.poll(sid, step, key)
+        except Exception:  # one bad poll never stops the timer; it is asked again later
+            log.exception("settlement poll failed", extra={"settlement_id": str(sid), "step": step})
+            known = False
+        with contextlib.ExitStack() as scope:
+            cur = conn if conn is not None else scope.enter_context(self.db.transaction())
+            if known:
+                polls.done(cur, sid, step, key)
+            else:
+                polls.again(cur, sid, step, key, self.clock.now(), poller.poll_after, tries)
+
+    def _submit(self, poller: Poller, sid: UUID, step: str, key: str, tries: int) -> None:
+        """Polls in flight: up to `in_flight` at once on a pool, each poll once at a time (a poll still
+        running is not asked again by the next tick)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.in_flight, thread_name_prefix="settlement-polls")
+            if (sid, step, key) in self._polling or len(self._polling) >= 4 * self.in_flight:
+                return
+            self._polling.add((sid, step, key))
+
+        def run() -> None:
+            try:
+                self._poll(poller, sid, step, key, tries)
+            finally:
+                with self._lock:
+                    self._polling.discard((sid, step, key))
+
+        self._pool.submit(run)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
 
 class TimerRunner(FollowerRunner):

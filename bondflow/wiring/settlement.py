@@ -104,6 +104,8 @@ def build_settlement(
         follower.in_flight = settings.settlement_in_flight
     pollers: dict[str, Poller] = dict.fromkeys(chain_worker.requests, chain_worker)
     pollers.update(dict.fromkeys(payments_worker.requests, payments_worker))
+    timer = DeadlineTimer(db, store, clock, commands, SettlementDeadlines(db), pollers)
+    timer.in_flight = settings.settlement_in_flight  # finality and payout polls asked at once
     verifier = WebhookVerifier(db, clock, secrets, source="payouts")
     verifier.setup()
     return Settling(
@@ -111,7 +113,7 @@ def build_settlement(
         saga=saga,
         payments_worker=payments_worker,
         chain_worker=chain_worker,
-        timer=DeadlineTimer(db, store, clock, commands, SettlementDeadlines(db), pollers),
+        timer=timer,
         chain=chain,
         payouts=payouts,
         webhook=PayoutWebhook(verifier, payments_worker),

@@ -26,6 +26,7 @@ from tools.bench import command_path
 from tools.bench.database import fresh_database, postgres_server
 from tools.bench.server import running_server
 from tools.bench.setup import BOND, ORDER, mint_tokens, prepare
+from tools.bench.step_gaps import step_gaps
 
 # a limit at the reference price + 1 %, as a new user would set it (dealers quote a BUY above the reference)
 LIMIT = str((Decimal(str(BOND["reference_clean_price"])) * Decimal("1.01")).quantize(Decimal("0.01")))
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--investors", type=int, default=40)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="realistic")
+    parser.add_argument("--steps", action="store_true", help="print the slowest steps between events")
     args = parser.parse_args(argv)
     os.environ.update(PROFILES[args.profile])
     workdir = Path(tempfile.mkdtemp(prefix="bf-bench-rate-"))
@@ -134,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         after = command_path.wait_for_followers(server.base, 60)
         accepted = [s for s in sent if s[0]]
         outcome = filled_at(url, [str(s[0]) for s in accepted], 120)
+        steps = step_gaps(url) if args.steps else []
     acks = [s[2] * 1000 for s in sent]
     to_filled = [
         outcome[str(o)][1] - due for o, due, _, _ in accepted if outcome.get(str(o), ("",))[0] == "FILLED"
@@ -160,6 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     behind = sorted(worst.items(), key=lambda kv: -kv[1])[:4]
     print("  most behind during the run: " + ", ".join(f"{name} {lag}" for name, lag in behind if lag))
+    for line in steps:
+        print(f"  step {line}")
     print(f"  measured {datetime.now(UTC).isoformat(timespec='seconds')}")
 
 
