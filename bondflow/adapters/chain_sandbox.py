@@ -74,6 +74,7 @@ class SandboxChain(HoldsMixin):
         self.clock = clock
         self.finality_delay = finality_delay
         self.faults: FaultSwitches = faults or Faults("chain")
+        self._minted: set[tuple[str, str]] = set()  # dealer supplies seen already committed
 
     def setup(self) -> None:
         self.db.create_tables("chain_sandbox", DDL + HOLDS_DDL)
@@ -235,6 +236,8 @@ class SandboxChain(HoldsMixin):
         return TransferStatus(tx_hash, FINAL, None)
 
     def _mint_once(self, cur: Any, wallet: str, isin: str, now: Any) -> None:
+        if (wallet, isin) in self._minted:
+            return
         key = f"mint:{wallet}:{isin}"
         inserted = cur.execute(
             "INSERT INTO chain_transfers (tx_hash, idempotency_key, kind, isin, to_wallet, qty, status,"
@@ -244,6 +247,8 @@ class SandboxChain(HoldsMixin):
         ).fetchone()
         if inserted:
             self._add(cur, wallet, isin, DEALER_SUPPLY)
+        else:  # minted by a transaction that committed: no need to ask again
+            self._minted.add((wallet, isin))
 
     _tx_hash = staticmethod(tx_hash_of)
 

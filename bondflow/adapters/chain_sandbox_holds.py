@@ -126,18 +126,27 @@ class HoldsMixin:
         return Decimal(row[0]) if row else Decimal(0)
 
     def free_balance_in(self, cur: Any, wallet: str, isin: str) -> Decimal:
-        """Balance less what live holds lock; releases the wallet's expired holds first."""
-        cur.execute(
-            "UPDATE chain_holds SET status = %s, reason = 'hold expired' WHERE holder = %s AND isin = %s"
-            " AND status = %s AND expires_at <= %s",
-            (RELEASED, wallet, isin, HELD, self.clock.now()),
-        )
+        """Balance less what live holds lock; releases the wallet's expired holds first. One statement:
+        its reads see the snapshot before its own UPDATE, so the holds it releases are added back."""
         row = cur.execute(
-            "SELECT coalesce(sum(qty), 0) FROM chain_holds WHERE holder = %s AND isin = %s AND status = ANY(%s)",
-            (wallet, isin, list(LOCKING)),
+            "WITH expired AS ("
+            "  UPDATE chain_holds SET status = %(released)s, reason = 'hold expired'"
+            "  WHERE holder = %(wallet)s AND isin = %(isin)s AND status = %(held)s AND expires_at <= %(now)s"
+            "  RETURNING qty)"
+            " SELECT coalesce((SELECT units FROM chain_balances WHERE wallet = %(wallet)s AND isin = %(isin)s), 0)"
+            " - (SELECT coalesce(sum(qty), 0) FROM chain_holds"
+            "    WHERE holder = %(wallet)s AND isin = %(isin)s AND status = ANY(%(locking)s))"
+            " + (SELECT coalesce(sum(qty), 0) FROM expired)",
+            {
+                "released": RELEASED,
+                "held": HELD,
+                "wallet": wallet,
+                "isin": isin,
+                "now": self.clock.now(),
+                "locking": list(LOCKING),
+            },
         ).fetchone()
-        locked = Decimal(row[0]) if row else Decimal(0)
-        return self._balance(cur, wallet, isin) - locked
+        return Decimal(row[0]) if row else Decimal(0)
 
     # -- internals ------------------------------------------------------------------------------------
 

@@ -105,14 +105,11 @@ class LiveUpdatesProjector(PostgresProjector):
 
     def process(self, events: Sequence[Positioned], upto: int) -> None:
         with self.db.transaction() as cur:
+            # both tables, in the order of `tables`, before any read or write: `bondflow replay --switch`
+            # takes them in this order, so a batch and a switch queue for each other instead of deadlocking
+            cur.execute("LOCK TABLE user_feed, user_feed_owners IN ROW EXCLUSIVE MODE")
             first_seen, owners = self._owners(cur, events)
             rows = [row for item in events if (row := self._row(owners, item)) is not None]
-            if first_seen:
-                cur.executemany(
-                    "INSERT INTO user_feed_owners (aggregate_id, user_id) VALUES (%s, %s)"
-                    " ON CONFLICT (aggregate_id) DO NOTHING",
-                    list(first_seen.items()),
-                )
             if rows:
                 cur.executemany(
                     "INSERT INTO user_feed (position, user_id, kind, data, at) VALUES (%s, %s, %s, %s, %s)"
@@ -120,6 +117,12 @@ class LiveUpdatesProjector(PostgresProjector):
                     rows,
                 )
                 announce(cur, {row[1] for row in rows})  # wakes those users' streams at commit
+            if first_seen:
+                cur.executemany(
+                    "INSERT INTO user_feed_owners (aggregate_id, user_id) VALUES (%s, %s)"
+                    " ON CONFLICT (aggregate_id) DO NOTHING",
+                    list(first_seen.items()),
+                )
             positions.record_position(cur, self.name, upto)
         if len(self._known) + len(owners) > self.OWNERS_KEPT:
             self._known.clear()
