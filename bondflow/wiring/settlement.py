@@ -105,7 +105,8 @@ def build_settlement(
     pollers: dict[str, Poller] = dict.fromkeys(chain_worker.requests, chain_worker)
     pollers.update(dict.fromkeys(payments_worker.requests, payments_worker))
     timer = DeadlineTimer(db, store, clock, commands, SettlementDeadlines(db), pollers)
-    timer.in_flight = settings.settlement_in_flight  # finality and payout polls asked at once
+    # finality and payout polls asked at once: each draws on the pool, which the legs and projectors share
+    timer.in_flight = settings.settlement_polls_in_flight
     verifier = WebhookVerifier(db, clock, secrets, source="payouts")
     verifier.setup()
     return Settling(
