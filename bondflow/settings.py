@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     cors_allow_origins: list[str] = Field(default_factory=list)
     postgres_lock_timeout_seconds: int = Field(default=5, ge=1, le=60)
     postgres_pool_size: int = Field(default=8, ge=1, le=64)
+    # a thread asking the pool for a second connection while holding one: logged ("warn") or an error
+    # ("refuse", the tests): it is how a small pool deadlocks (bondflow/adapters/postgres.py Database)
+    postgres_nested_connections: Literal["warn", "refuse"] = "warn"
     follower_batch_size: int = Field(default=500, ge=1, le=10_000)
     query_wait_seconds: float = Field(default=5.0, ge=0, le=30)
     query_max_waiters: int = Field(default=1000, ge=1, le=100_000)  # queries parked for min_position at once

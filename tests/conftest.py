@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from bondflow.adapters.postgres import NESTED_SITES
 from bondflow.api.app import create_app
 from bondflow.domain.escrow import PaymentMethod
 from bondflow.errors import InstrumentAlreadyListed
@@ -40,6 +41,16 @@ pytest_plugins = ["tests.support.kafka_broker"]
 # found that way prints its example and its `@reproduce_failure` blob, and is fixed, not skipped.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def no_nested_pool_connections() -> Iterator[None]:
+    """No thread asks a pool for a second connection while holding one (a latent deadlock of a small pool,
+    the cause of a PoolTimeout under faults). Followers log and retry a `NestedConnection`, so a test could
+    pass around it: every test checks the sites recorded in the process instead."""
+    NESTED_SITES.clear()
+    yield
+    assert not NESTED_SITES, f"nested pool connections asked for at {sorted(NESTED_SITES)}"
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +138,7 @@ def settings(database_url: str, chdb_dsn: str, tmp_path: Path) -> Settings:
         clickhouse_database=f"t_{uuid.uuid4().hex[:16]}",
         data_dir=tmp_path / "var",
         postgres_pool_size=4,
+        postgres_nested_connections="refuse",  # a nested pool connection is a latent deadlock: fail on it
         query_wait_seconds=5.0,
         # Tests place many orders and requests quickly: generous route limits, except in the tests about
         # them (tests/integration/test_rate_limits.py). Login and sign-up keep their defaults.

@@ -82,11 +82,11 @@ class SandboxChain(HoldsMixin):
     def submit(
         self, isin: str, from_wallet: str, to_wallet: str, qty: Decimal, idempotency_key: str
     ) -> TransferStatus:
-        with self.db.transaction() as cur:
+        with self.db.transaction(commit_on=(ChainUnavailable,)) as cur:
             known = self._row(cur, idempotency_key)
             if known is not None:
                 return self._finalize_if_due(cur, known)
-            on = self.faults.current()  # every switch of the target in one read
+            on = self.faults.current(cur)  # every switch of the target in one read, on our connection
             if on.times_out(idempotency_key):
                 raise ChainUnavailable("sandbox chain: injected timeout")
             now = self.clock.now()
@@ -270,11 +270,11 @@ class SandboxChain(HoldsMixin):
         )
 
     def _issue(self, kind: str, isin: str, wallet: str, qty: Decimal, key: str) -> TransferStatus:
-        with self.db.transaction() as cur:
+        with self.db.transaction(commit_on=(ChainUnavailable,)) as cur:
             known = self._row(cur, key)
             if known is not None:
                 return TransferStatus(known[0], known[1], known[2])
-            if self.faults.current().times_out(key):
+            if self.faults.current(cur).times_out(key):
                 raise ChainUnavailable("sandbox chain: injected timeout")
             now = self.clock.now()
             short = kind == "BURN" and self._balance(cur, wallet, isin, lock=True) < qty

@@ -50,12 +50,12 @@ class HoldsMixin:
     def hold(
         self, isin: str, holder: str, beneficiary: str, qty: Decimal, expires_at: datetime, hold_id: str
     ) -> HoldStatus:
-        with self.db.transaction() as cur:
+        with self.db.transaction(commit_on=(ChainUnavailable,)) as cur:
             cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 11))", (f"{holder}|{isin}",))
             known = self._hold_row(cur, hold_id)
             if known is not None:
                 return self._refresh(cur, known)
-            on = self.faults.current()
+            on = self.faults.current(cur)
             if on.times_out(hold_id):
                 raise ChainUnavailable("sandbox chain: injected timeout")
             now = self.clock.now()
@@ -75,14 +75,14 @@ class HoldsMixin:
             return HoldStatus(hold_id, status, None, reason)
 
     def execute_hold(self, hold_id: str) -> HoldStatus:
-        with self.db.transaction() as cur:
+        with self.db.transaction(commit_on=(ChainUnavailable,)) as cur:
             row = self._hold_row(cur, hold_id)
             if row is None:
                 return HoldStatus(hold_id, FAILED, None, "no such hold")
             current = self._refresh(cur, row)
             if current.status != HELD:
                 return current
-            on = self.faults.current()
+            on = self.faults.current(cur)
             if on.times_out(hold_id):
                 raise ChainUnavailable("sandbox chain: injected timeout")
             if on.take("fail_next") or on.hits("fail_rate", hold_id):

@@ -67,13 +67,13 @@ class SandboxKycProvider:
 
     def start(self, request: KycRequest) -> None:
         key = request.idempotency_key
-        with self.db.transaction() as cur:
+        with self.db.transaction(commit_on=(KycProviderUnavailable,)) as cur:
             # one request per key at a time, whichever process makes it
             cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 13))", (key,))
             seen = cur.execute("SELECT 1 FROM sandbox_kyc_requests WHERE idempotency_key = %s", (key,))
             if seen.fetchone() is not None:
                 return
-            on = self.faults.current()  # every switch of the target in one read
+            on = self.faults.current(cur)  # every switch of the target in one read, on our connection
             if on.take("fail_next") or on.times_out(key):
                 raise KycProviderUnavailable("sandbox KYC provider: injected failure")
             body = self._decide(request, refused=on.hits("fail_rate", key))

@@ -81,7 +81,7 @@ class SandboxPaymentProvider:
     def initiate(
         self, payment_id: str, amount: Decimal, method: str, idempotency_key: str, *, payout: bool = False
     ) -> str:
-        with self.db.transaction() as cur:
+        with self.db.transaction(commit_on=(PaymentProviderUnavailable, PaymentInitiationFailed)) as cur:
             _lock(cur, idempotency_key)  # one request per key at a time, whichever process makes it
             known = _row(cur, idempotency_key)
             if known is not None:
@@ -90,7 +90,7 @@ class SandboxPaymentProvider:
                         "sandbox payments provider: cancelled before it arrived", {"payment_id": payment_id}
                     )
                 return str(known["reference"])
-            on = self.faults.current()  # every switch of the target in one read
+            on = self.faults.current(cur)  # every switch of the target in one read, on our connection
             if on.times_out(idempotency_key):
                 raise PaymentProviderUnavailable("sandbox payments provider: injected timeout")
             if on.take("fail_next"):

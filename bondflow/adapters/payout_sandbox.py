@@ -72,13 +72,13 @@ class SandboxPayouts:
     def transfer(
         self, instruction_id: str, amount: Decimal, direction: str, counterparty: str, idempotency_key: str
     ) -> PayoutResult:
-        with self.db.transaction() as cur:
+        with self.db.transaction(commit_on=(PaymentProviderUnavailable,)) as cur:
             # one request per key at a time, whichever process makes it
             cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", (idempotency_key,))
             known = self._row(cur, idempotency_key)
             if known is not None:
                 return self._refresh(cur, idempotency_key, known)
-            on = self.faults.current()  # every switch of the target in one read
+            on = self.faults.current(cur)  # every switch of the target in one read, on our connection
             if on.times_out(idempotency_key):
                 raise PaymentProviderUnavailable("sandbox payouts: injected timeout")
             reference = "SBXSET" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:16].upper()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import traceback
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,11 +141,29 @@ def eventsourcing_env(
     }
 
 
-class Database:
-    """A psycopg pool for the read side, locks and health checks (the event store has its own)."""
+NESTED_SITES: set[str] = set()  # where a nested connection was asked for in this process (the tests check it)
 
-    def __init__(self, url: str, *, pool_size: int = 8, name: str = "bondflow") -> None:
+
+class NestedConnection(RuntimeError):
+    """A thread asked the pool for a connection while it already held one from the same pool."""
+
+
+class Database:
+    """A psycopg pool for the read side, locks and health checks (the event store has its own).
+
+    A thread holds at most one of its connections at a time. Asking for a second one while holding the
+    first is how a small pool deadlocks: once every connection is held by a thread waiting for another
+    (say, behind an advisory lock whose holder needs one more), all of them wait for the pool's timeout.
+    `nested="refuse"` (the tests) raises `NestedConnection` at the second request; `"warn"` (the default)
+    logs it once per call site and goes on."""
+
+    def __init__(self, url: str, *, pool_size: int = 8, name: str = "bondflow", nested: str = "warn") -> None:
+        if nested not in ("warn", "refuse"):
+            raise ValueError(f"nested must be 'warn' or 'refuse', not {nested!r}")
         self.url = url
+        self.nested = nested
+        self._held = threading.local()
+        self._warned: set[str] = set()
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url,
             min_size=1,
@@ -161,15 +181,46 @@ class Database:
         self.pool.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Cursor[Any]]:
-        with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-            yield cur
+    def transaction(self, *, commit_on: tuple[type[Exception], ...] = ()) -> Iterator[psycopg.Cursor[Any]]:
+        """A transaction, rolled back by an exception; one of `commit_on` commits what was done before it
+        is raised (a sandbox's injected failure: the one-shot switch it consumed stays consumed)."""
+        raised: Exception | None = None
+        with self._one_per_thread(), self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            try:
+                yield cur
+            except commit_on as error:
+                raised = error
+        if raised is not None:
+            raise raised
 
     @contextmanager
     def cursor(self) -> Iterator[psycopg.Cursor[Any]]:
         """A cursor in autocommit-free read; committed on exit so no transaction is left idle."""
-        with self.pool.connection() as conn, conn.cursor() as cur:
+        with self._one_per_thread(), self.pool.connection() as conn, conn.cursor() as cur:
             yield cur
+
+    @contextmanager
+    def _one_per_thread(self) -> Iterator[None]:
+        depth = getattr(self._held, "depth", 0)
+        if depth:
+            self._nested()
+        self._held.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._held.depth = depth
+
+    def _nested(self) -> None:
+        caller = traceback.extract_stack(limit=6)[0]  # above contextlib and this guard
+        site = f"{caller.filename}:{caller.lineno}"
+        NESTED_SITES.add(site)
+        if self.nested == "refuse":
+            raise NestedConnection(
+                f"a second connection from pool {self.pool.name!r} was asked for at {site}"
+            )
+        if site not in self._warned:
+            self._warned.add(site)
+            log.warning("nested connection from pool %s at %s", self.pool.name, site)
 
     def create_tables(self, name: str, ddl: str) -> None:
         """Run `ddl` (CREATE … IF NOT EXISTS) under a lock named after `name`: processes starting together

@@ -27,7 +27,7 @@ import itertools
 import threading
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Protocol
+from typing import Any, Protocol
 
 from bondflow.adapters.postgres import Database
 
@@ -63,11 +63,15 @@ CREATE TABLE IF NOT EXISTS sandbox_faults (
 
 class FaultSwitches(Protocol):
     """Where a target's switches are kept: `current()` reads them all at once (one query per adapter call,
-    not one per switch), `take` consumes a one-shot atomically."""
+    not one per switch), `take` consumes a one-shot atomically.
 
-    def current(self) -> Switches: ...
+    An adapter that already holds a pooled connection passes its cursor (`within`): asking the pool for a
+    second connection while holding one deadlocks a small pool once every connection is held by a caller
+    waiting for another (the chain's holds wait on a per-wallet lock while holding theirs)."""
 
-    def take(self, mode: str) -> bool: ...
+    def current(self, within: Any = None) -> Switches: ...
+
+    def take(self, mode: str, within: Any = None) -> bool: ...
 
     def set(self, mode: str, value: float | None = None) -> None: ...
 
@@ -83,10 +87,11 @@ class Switches:
     seed: int
     one_shots: frozenset[str]
     rates: dict[str, float]
+    within: Any = None  # the caller's cursor, when it holds one: a one-shot is consumed in its transaction
 
     def take(self, mode: str) -> bool:
         """Consume a one-shot switch (the store is asked only when it was on)."""
-        return mode in self.one_shots and self.store.take(mode)
+        return mode in self.one_shots and self.store.take(mode, self.within)
 
     def hits(self, mode: str, key: str) -> bool:
         """Whether the request `key` falls within the mode's rate."""
@@ -134,13 +139,13 @@ class Faults:
         for mode, value in initial.items():
             self.set(mode, value)
 
-    def take(self, mode: str) -> bool:
+    def take(self, mode: str, within: Any = None) -> bool:
         with self._lock:
             on = mode in self._one_shots
             self._one_shots.discard(mode)
             return on
 
-    def current(self) -> Switches:
+    def current(self, within: Any = None) -> Switches:
         with self._lock:
             return Switches(self, self.target, self.seed, frozenset(self._one_shots), dict(self._rates))
 
@@ -174,11 +179,16 @@ class SharedFaults:
     def setup(self) -> None:
         self.db.create_tables("sandbox_faults", DDL)
 
-    def take(self, mode: str) -> bool:
+    def take(self, mode: str, within: Any = None) -> bool:
+        if within is not None:
+            return self._take(within, mode)
         with self.db.transaction() as cur:
-            row = cur.execute(
-                "DELETE FROM sandbox_faults WHERE target = %s AND mode = %s RETURNING 1", (self.target, mode)
-            ).fetchone()
+            return self._take(cur, mode)
+
+    def _take(self, cur: Any, mode: str) -> bool:
+        row = cur.execute(
+            "DELETE FROM sandbox_faults WHERE target = %s AND mode = %s RETURNING 1", (self.target, mode)
+        ).fetchone()
         return row is not None
 
     def rate(self, mode: str) -> float:
@@ -188,11 +198,11 @@ class SharedFaults:
             ).fetchone()
         return 0.0 if row is None else float(row[0])
 
-    def current(self) -> Switches:
-        on = self.switches()
+    def current(self, within: Any = None) -> Switches:
+        on = self.switches(within)
         rates = {mode: value for mode, value in on.items() if value is not None}
         one_shots = frozenset(mode for mode, value in on.items() if value is None)
-        return Switches(self, self.target, self.seed, one_shots, rates)
+        return Switches(self, self.target, self.seed, one_shots, rates, within)
 
     def set(self, mode: str, value: float | None = None) -> None:
         checked_value = checked(self.target, mode, value)
@@ -207,10 +217,12 @@ class SharedFaults:
         with self.db.transaction() as cur:
             cur.execute("DELETE FROM sandbox_faults WHERE target = %s", (self.target,))
 
-    def switches(self) -> dict[str, float | None]:
+    def switches(self, within: Any = None) -> dict[str, float | None]:
         """What is on: one-shots map to None, rates to their value."""
-        with self.db.cursor() as cur:
-            rows = cur.execute(
-                "SELECT mode, value FROM sandbox_faults WHERE target = %s ORDER BY mode", (self.target,)
-            ).fetchall()
+        query = "SELECT mode, value FROM sandbox_faults WHERE target = %s ORDER BY mode"
+        if within is not None:
+            rows = within.execute(query, (self.target,)).fetchall()
+        else:
+            with self.db.cursor() as cur:
+                rows = cur.execute(query, (self.target,)).fetchall()
         return {str(m): (None if m in ONE_SHOT else float(v)) for m, v in rows}

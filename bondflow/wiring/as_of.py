@@ -19,7 +19,10 @@ from bondflow.wiring.replay import feed
 def read_models_as_of(container: Container, upto: int, names: frozenset[str]) -> Iterator[Database]:
     """A one-connection pool whose tables are the read models `names`, rebuilt up to `upto`."""
     private = Database(
-        conninfo(container.db.url, options="-c search_path=pg_temp"), pool_size=1, name="as-of"
+        conninfo(container.db.url, options="-c search_path=pg_temp"),
+        pool_size=1,
+        name="as-of",
+        nested=container.db.nested,
     )
     private.open()
     try:

@@ -64,7 +64,7 @@ def open_store(settings: Settings) -> tuple[Database, EventStore]:
     """PostgreSQL only: the read-side pool and the event store (for offline tools such as verify)."""
     settings.resolved_data_dir.mkdir(parents=True, exist_ok=True)
     url = database_url(settings)
-    db = Database(url, pool_size=settings.postgres_pool_size)
+    db = Database(url, pool_size=settings.postgres_pool_size, nested=settings.postgres_nested_connections)
     db.open()
     env = eventsourcing_env(
         url, lock_timeout=settings.postgres_lock_timeout_seconds, pool_size=settings.postgres_pool_size

@@ -163,7 +163,10 @@ def replay_database(db: Database, schema: str) -> Database:
     with db.transaction() as cur:
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
     replica = Database(
-        conninfo(db.url, options=f"-c search_path={schema}"), pool_size=8, name=f"replay-{schema}"
+        conninfo(db.url, options=f"-c search_path={schema}"),
+        pool_size=8,
+        name=f"replay-{schema}",
+        nested=db.nested,
     )
     replica.open()
     return replica
