@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     settlement_in_flight: int = Field(
         default=4, ge=1, le=64
     )  # settlements the saga and each leg work at once
-    settlement_polls_in_flight: int = Field(default=1, ge=1, le=64)  # finality/payout polls asked at once
+    settlement_polls_in_flight: int = Field(default=4, ge=1, le=64)  # finality/payout polls asked at once
     follower_segments: dict[str, int] = Field(default_factory=dict)  # e.g. {"execution": 4}: run in segments
     advisor_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)  # dealer statistics cached this long
     settlement_payment_timeout_seconds: float = Field(default=30, gt=0, le=86_400)  # DvP cut-offs

@@ -1,0 +1,106 @@
+"""The log's recorder commits in the same trip as its insert (`bondflow.adapters.event_recorder`): the
+guarantees of the library's recorder hold — a tailing reader never skips a committed event while many
+writers append at once, and a conflicting save raises IntegrityError, writes nothing and leaves the
+connection usable."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError
+
+from bondflow.adapters.event_recorder import OneTripRecorder
+from bondflow.runtime.log_reader import select_after
+from bondflow.wiring.container import Container
+
+pytestmark = pytest.mark.integration
+
+
+class Probe(Aggregate):
+    @event("Created")
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    @event("Bumped")
+    def bump(self) -> None:
+        self.n += 1
+
+
+PROBE_TOPICS = [f"{__name__}:Probe.Created", f"{__name__}:Probe.Bumped"]
+
+
+def test_the_store_uses_the_one_trip_recorder(container: Container) -> None:
+    assert isinstance(container.store.recorder, OneTripRecorder)
+
+
+def test_a_tailing_reader_never_skips_an_event_while_writers_append_at_once(container: Container) -> None:
+    store = container.store
+    writers, saves = 8, 40
+    done = threading.Event()
+    seen: set[int] = set()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for _ in range(saves):
+                probe = Probe(0)
+                probe.bump()
+                store.save(probe)
+        except BaseException as error:  # reported by the test
+            failures.append(error)
+
+    def tail() -> None:
+        after = store.head_position()
+        while True:
+            finished = done.is_set()
+            rows, upto = select_after(store, after, PROBE_TOPICS, 1000)
+            seen.update(int(r["notification_id"]) for r in rows)
+            after = upto
+            if finished and not rows:
+                return
+
+    reader = threading.Thread(target=tail)
+    reader.start()
+    threads = [threading.Thread(target=write) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    done.set()
+    reader.join(60)
+    assert not failures
+    with container.db.cursor() as cur:
+        written = {
+            int(r[0])
+            for r in cur.execute(
+                "SELECT notification_id FROM bondflow_events WHERE topic = ANY(%s)", (PROBE_TOPICS,)
+            ).fetchall()
+        }
+    assert len(written) == writers * saves * 2
+    assert written == seen  # the tail passed over nothing that committed behind it
+
+
+def test_a_conflicting_save_raises_writes_nothing_and_leaves_the_connection_usable(
+    container: Container,
+) -> None:
+    store = container.store
+    probe = Probe(1)
+    store.save(probe)
+    first = store.repository.get(probe.id)
+    first.bump()
+    store.save(first)
+    head = store.head_position()
+    for _ in range(20):  # more than the pool holds: every connection it returned is clean
+        stale = store.repository.get(probe.id, version=1)
+        stale.bump()
+        stale.bump()
+        with pytest.raises(IntegrityError):
+            store.save(stale)
+    assert store.head_position() == head
+    again = store.repository.get(probe.id)
+    assert again.n == 2
+    again.bump()
+    store.save(again)
+    assert store.repository.get(probe.id).version == 3
