@@ -246,8 +246,11 @@ def run_replay(
     progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
     """Rebuild, compare (against the live read models when replaying to the head), optionally switch."""
-    upto = resolve_upto(store, db, as_of)
-    from_head = upto == store.head_position()  # a rebuild of the whole log as it stood when we began
+    head = store.head_position()
+    upto = head if as_of is None else resolve_upto(store, db, as_of)
+    # a rebuild of the whole log as it stood when we began (the head read once: a write committed between
+    # two reads of it made a replay to the head look like one to the past, and refused its switch)
+    from_head = upto >= head
     schema = f"replay_{stamp()}_{time.monotonic_ns() % 10000:04d}"
     replica = replay_database(db, schema)
     pg_followers: list[Follower] = list(pg_projectors(replica))

@@ -9,7 +9,9 @@ grew (`projections.live.wakeups`), so their open streams read at once instead of
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -110,19 +112,11 @@ class LiveUpdatesProjector(PostgresProjector):
             cur.execute("LOCK TABLE user_feed, user_feed_owners IN ROW EXCLUSIVE MODE")
             first_seen, owners = self._owners(cur, events)
             rows = [row for item in events if (row := self._row(owners, item)) is not None]
-            if rows:
-                cur.executemany(
-                    "INSERT INTO user_feed (position, user_id, kind, data, at) VALUES (%s, %s, %s, %s, %s)"
-                    " ON CONFLICT (position) DO NOTHING",
-                    rows,
-                )
+            if rows:  # one statement per table and batch, whatever its size
+                cur.execute(INSERT_ROWS, [list(column) for column in zip(*rows, strict=True)])
                 announce(cur, {row[1] for row in rows})  # wakes those users' streams at commit
             if first_seen:
-                cur.executemany(
-                    "INSERT INTO user_feed_owners (aggregate_id, user_id) VALUES (%s, %s)"
-                    " ON CONFLICT (aggregate_id) DO NOTHING",
-                    list(first_seen.items()),
-                )
+                cur.execute(INSERT_OWNERS, (list(first_seen), list(first_seen.values())))
             positions.record_position(cur, self.name, upto)
         if len(self._known) + len(owners) > self.OWNERS_KEPT:
             self._known.clear()
@@ -159,13 +153,54 @@ class LiveUpdatesProjector(PostgresProjector):
         owner = owners.get(aggregate_id)
         if owner is None:
             return None
-        aggregate = next(a for a in KINDS if isinstance(event, a.Event))  # type: ignore[attr-defined]
-        name = type(event).__qualname__.rsplit(".", 1)[-1]
-        kind = "fill" if name in FILLS else KINDS[aggregate]
-        data = {"event": name, "id": str(aggregate_id)}
-        data.update({f: _plain(getattr(event, f)) for f in VISIBLE if hasattr(event, f)})
-        if kind == "order" and name in ORDER_STATUS:
-            data["status"] = ORDER_STATUS[name]
-        if kind == "kyc" and name in KYC_STATUS:
-            data["status"] = KYC_STATUS[name]
-        return (item.position, owner, kind, dumps(data).decode(), event.timestamp)
+        shape = _shape(type(event))
+        data = {"event": shape.name, "id": str(aggregate_id)}
+        data.update({f: _plain(getattr(event, f)) for f in shape.visible})
+        if shape.status is not None:
+            data["status"] = shape.status
+        return (item.position, owner, shape.kind, dumps(data).decode(), event.timestamp)
+
+
+INSERT_ROWS = (
+    "INSERT INTO user_feed (position, user_id, kind, data, at)"
+    " SELECT p, u, k, d::jsonb, a FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],"
+    " %s::timestamptz[]) AS t (p, u, k, d, a)"
+    " ON CONFLICT (position) DO NOTHING"
+)
+INSERT_OWNERS = (
+    "INSERT INTO user_feed_owners (aggregate_id, user_id)"
+    " SELECT * FROM unnest(%s::uuid[], %s::text[]) ON CONFLICT (aggregate_id) DO NOTHING"
+)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a row of one event class looks like: its kind, its name, the visible fields it has, and the
+    status it sets (if any). Worked out once per class, not per event."""
+
+    name: str
+    kind: str
+    visible: tuple[str, ...]
+    status: str | None
+
+
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape(event_class: type) -> _Shape:
+    shape = _SHAPES.get(event_class)
+    if shape is None:
+        shape = _SHAPES[event_class] = _shape_of(event_class)
+    return shape
+
+
+def _shape_of(event_class: type) -> _Shape:
+    aggregate = next(a for a in KINDS if issubclass(event_class, a.Event))  # type: ignore[attr-defined]
+    name = event_class.__qualname__.rsplit(".", 1)[-1]
+    kind = "fill" if name in FILLS else KINDS[aggregate]
+    fields = (
+        {f.name for f in dataclasses.fields(event_class)} if dataclasses.is_dataclass(event_class) else set()
+    )
+    visible = tuple(f for f in VISIBLE if f in fields or hasattr(event_class, f))
+    status = ORDER_STATUS.get(name) if kind == "order" else KYC_STATUS.get(name) if kind == "kyc" else None
+    return _Shape(name, kind, visible, status)
