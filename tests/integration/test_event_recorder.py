@@ -51,8 +51,10 @@ def test_a_tailing_reader_never_skips_an_event_while_writers_append_at_once(cont
         except BaseException as error:  # reported by the test
             failures.append(error)
 
+    start = store.head_position()  # read before any writer starts: the tail must see every probe event
+
     def tail() -> None:
-        after = store.head_position()
+        after = start
         while True:
             finished = done.is_set()
             rows, upto = select_after(store, after, PROBE_TOPICS, 1000)
