@@ -45,3 +45,40 @@ def meter(read: Callable[[], float]) -> Callable[[], float]:
     """Start measuring a CPU counter; the returned function gives CPU seconds per wall second since."""
     cpu0, wall0 = read(), time.perf_counter()
     return lambda: (read() - cpu0) / (time.perf_counter() - wall0)
+
+
+def children_of(pid: int) -> list[int]:
+    """The live child processes of `pid`."""
+    found: list[int] = []
+    tasks = Path(f"/proc/{pid}/task")
+    for task in tasks.iterdir() if tasks.exists() else []:
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def processes_named(name: str) -> list[int]:
+    """Every process whose command name is `name` (e.g. the PostgreSQL server and its backends)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def cpu_by_role(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of `bondflow serve` itself (the API and the ClickHouse followers), its worker
+    process(es), every PostgreSQL process, this process (the load generator) and the whole machine."""
+    return {
+        "api": process_cpu_seconds(server_pid),
+        "workers": sum(process_cpu_seconds(c) for c in children_of(server_pid)),
+        "postgres": sum(process_cpu_seconds(p) for p in processes_named("postgres")),
+        "load": process_cpu_seconds(os.getpid()),
+        "machine": machine_busy_seconds(),
+    }

@@ -23,6 +23,7 @@ import httpx
 import psycopg
 
 from tools.bench import command_path
+from tools.bench.cpu import cpu_by_role
 from tools.bench.database import fresh_database, postgres_server
 from tools.bench.server import running_server
 from tools.bench.setup import BOND, ORDER, mint_tokens, prepare
@@ -130,10 +131,12 @@ def main(argv: list[str] | None = None) -> None:
         stop, lags, worst = threading.Event(), list[int](), dict[str, int]()
         watcher = threading.Thread(target=watch_lag, args=(server.base, stop, lags, worst), daemon=True)
         watcher.start()
+        cpu0, wall0 = cpu_by_role(server.pid), time.monotonic()
         sent = asyncio.run(offer(server.base, tokens, args.rate, args.seconds))
         ended = time.monotonic()
-        stop.set()
         after = command_path.wait_for_followers(server.base, 60)
+        cpu1, wall1 = cpu_by_role(server.pid), time.monotonic()
+        stop.set()
         accepted = [s for s in sent if s[0]]
         outcome = filled_at(url, [str(s[0]) for s in accepted], 120)
         steps = step_gaps(url) if args.steps else []
@@ -160,6 +163,14 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"  follower lag during the run: max {max(lags) if lags else 'n/a'} events (samples {lags[:3]}…{lags[-3:]}); "
         f"drained {after:.1f} s after the last order ({time.monotonic() - ended:.1f} s incl. the FILLED wait)"
+    )
+    busy = {role: cpu1[role] - cpu0[role] for role in cpu0}
+    per_order = 1000 / max(1, len(accepted))
+    print(
+        f"  CPU from the first order until the followers drained ({wall1 - wall0:.1f} s), cores used / ms per order: "
+        + ", ".join(
+            f"{role} {busy[role] / (wall1 - wall0):.2f} / {busy[role] * per_order:.1f}" for role in busy
+        )
     )
     behind = sorted(worst.items(), key=lambda kv: -kv[1])[:4]
     print("  most behind during the run: " + ", ".join(f"{name} {lag}" for name, lag in behind if lag))
