@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from bondflow.domain.orders import Order
+from bondflow.runtime.effect_follower import topic_of
 from bondflow.runtime.followers import FollowerRunner, wait_for_position
-from bondflow.runtime.log_reader import LogReader
+from bondflow.runtime.log_reader import LogReader, select_after, topic_array
 from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap
 from bondflow.wiring.container import Container
@@ -85,3 +87,16 @@ def test_a_follower_far_behind_the_others_catches_up_and_joins_them(idle_contain
     finally:
         ahead.stop()
     assert orders_view_counts(idle_container) == (1550, 1550)
+
+
+def test_the_topic_filter_reaches_postgresql_as_exactly_the_topics_given(idle_container: Container) -> None:
+    """The filter is sent as one text[] literal (built once per topic set): quotes, backslashes, commas
+    and braces in a topic survive it, and it selects exactly the events of the topics named."""
+    awkward = frozenset({'a"b', "c\\d", "e,f", "{g}", "h i", "bondflow.domain.orders:Order.Placed"})
+    with idle_container.db.cursor() as cur:
+        row = cur.execute("SELECT %s::text[]", (topic_array(awkward),)).fetchone()
+    assert row is not None and set(row[0]) == awkward
+    write_orders(idle_container, 3)
+    wanted = frozenset({topic_of(Order.OrderPlaced)})
+    rows, _ = select_after(idle_container.store, 0, wanted | awkward, 1000)
+    assert rows and {r["topic"] for r in rows} == wanted
