@@ -153,7 +153,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"  POST /v1/orders ack p50 {percentile(acks, 0.5):.0f} ms, p99 {percentile(acks, 0.99):.0f} ms; "
-        f"5xx {sum(1 for s in sent if s[3] >= 500)}, other non-202 {sum(1 for s in sent if s[3] not in (202,) and s[3] < 500)}"
+        f"5xx {sum(1 for s in sent if s[3] >= 500)}, no answer within 10 s {sum(1 for s in sent if s[3] == 0)}, "
+        f"other non-202 {sum(1 for s in sent if s[3] not in (0, 202) and s[3] < 500)}"
     )
     if to_filled:
         print(
