@@ -20,15 +20,7 @@ def process_cpu_seconds(pid: int) -> float:
 
 def process_tree_cpu_seconds(pid: int) -> float:
     """CPU seconds of a process and its live children (`bondflow serve` and its worker process)."""
-    total = process_cpu_seconds(pid)
-    tasks = Path(f"/proc/{pid}/task")
-    for task in tasks.iterdir() if tasks.exists() else []:
-        try:
-            children = (task / "children").read_text().split()
-        except OSError:
-            continue
-        total += sum(process_cpu_seconds(int(child)) for child in children)
-    return total
+    return process_cpu_seconds(pid) + sum(process_cpu_seconds(child) for child in children_of(pid))
 
 
 def machine_busy_seconds() -> float:
