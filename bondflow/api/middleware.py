@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect
 
 from bondflow.api.body_limit import BodyLimit
 from bondflow.api.deps import MAX_BODY_BYTES
@@ -22,6 +23,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Referrer-Policy": "no-referrer",
 }
+CLIENT_CLOSED = 499  # the client went away before its request was read: nobody gets an answer (nginx's code)
 DOCS_CSP = (  # no inline script (the docs start-up is a served file); Swagger UI sets inline styles
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -57,6 +59,9 @@ def install_middleware(app: FastAPI, metrics: Metrics, cors_allow_origins: list[
         started = time.perf_counter()
         try:
             response = await call_next(request)
+        except ClientDisconnect:  # not our failure, and no stack trace to render: under overload clients give
+            log.info("client disconnected before its request was read")  # up, and tracebacks cost CPU
+            response = Response(status_code=CLIENT_CLOSED)
         except Exception:  # errors escaping the handlers still get the envelope, never a stack trace
             log.exception("unhandled error in request pipeline")
             response = failure("BF-INT-001", "internal error", {}, request_id, status=500)

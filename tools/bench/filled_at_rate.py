@@ -99,6 +99,21 @@ def filled_at(url: str, order_ids: list[str], within: float) -> dict[str, tuple[
         time.sleep(0.5)
 
 
+def log_head(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT coalesce(max(notification_id), 0) FROM bondflow_events").fetchone()
+    return int(row[0]) if row else 0
+
+
+def appended_since(url: str, head: int) -> dict[str, int]:
+    """Events appended to the log after position `head`, by topic."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT topic, count(*) FROM bondflow_events WHERE notification_id > %s GROUP BY topic", (head,)
+        ).fetchall()
+    return {str(topic): int(n) for topic, n in rows}
+
+
 def watch_lag(base: str, stop: threading.Event, samples: list[int], worst: dict[str, int]) -> None:
     """Once a second: the summed lag into `samples`, and each follower's largest lag so far into `worst`."""
     while not stop.is_set():
@@ -132,6 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         watcher = threading.Thread(target=watch_lag, args=(server.base, stop, lags, worst), daemon=True)
         watcher.start()
         cpu0, wall0 = cpu_by_role(server.pid), time.monotonic()
+        head0 = log_head(url)
         sent = asyncio.run(offer(server.base, tokens, args.rate, args.seconds))
         ended = time.monotonic()
         after = command_path.wait_for_followers(server.base, 60)
@@ -140,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         accepted = [s for s in sent if s[0]]
         outcome = filled_at(url, [str(s[0]) for s in accepted], 120)
         steps = step_gaps(url) if args.steps else []
+        appended = appended_since(url, head0)
     acks = [s[2] * 1000 for s in sent]
     to_filled = [
         outcome[str(o)][1] - due for o, due, _, _ in accepted if outcome.get(str(o), ("",))[0] == "FILLED"
@@ -171,6 +188,14 @@ def main(argv: list[str] | None = None) -> None:
         f"  CPU from the first order until the followers drained ({wall1 - wall0:.1f} s), cores used / ms per order: "
         + ", ".join(
             f"{role} {busy[role] / (wall1 - wall0):.2f} / {busy[role] * per_order:.1f}" for role in busy
+        )
+    )
+    total = sum(appended.values())
+    print(
+        f"  events appended {total} ({total * per_order / 1000:.1f} per order); most: "
+        + ", ".join(
+            f"{topic.rpartition('.')[2]} {n}"
+            for topic, n in sorted(appended.items(), key=lambda kv: -kv[1])[:8]
         )
     )
     behind = sorted(worst.items(), key=lambda kv: -kv[1])[:4]
