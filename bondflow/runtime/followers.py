@@ -67,6 +67,9 @@ class FollowerRunner:
         self.is_leader = threading.Event()
         self.last_error: str | None = None
         self.processed = 0
+        # a follower whose every write is costly whatever its size (a ClickHouse insert is a new part) may
+        # ask to wait this long after a batch, so that the next one carries more events
+        self.linger: float = float(getattr(follower, "linger_seconds", 0.0))
 
     @property
     def name(self) -> str:
@@ -176,6 +179,8 @@ class FollowerRunner:
             recorded_at = time.monotonic()
             self.processed += len(batch)
             self.last_error = None
+            if batch and self.linger:
+                self._stop.wait(self.linger)  # let the next batch grow: fewer, larger writes
 
 
 def wait_for_position(read_position: Any, target: int, timeout: float, poll: float = 0.01) -> bool:

@@ -3,13 +3,14 @@ catches up on its own, and a burst of commits costs a few reads, not one per fol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from bondflow.domain.orders import Order
 from bondflow.runtime.effect_follower import topic_of
-from bondflow.runtime.followers import FollowerRunner, wait_for_position
+from bondflow.runtime.followers import FollowerRunner, Positioned, wait_for_position
 from bondflow.runtime.log_reader import LogReader, select_after, topic_array
 from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap
@@ -100,3 +101,43 @@ def test_the_topic_filter_reaches_postgresql_as_exactly_the_topics_given(idle_co
     wanted = frozenset({topic_of(Order.OrderPlaced)})
     rows, _ = select_after(idle_container.store, 0, wanted | awkward, 1000)
     assert rows and {r["topic"] for r in rows} == wanted
+
+
+class LingeringOrders(OrdersProjector):
+    """The orders view, asking its runner to wait after each batch (as the ClickHouse followers do)."""
+
+    linger_seconds = 0.6
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.batches: list[int] = []
+
+    def process(self, events: Sequence[Positioned], upto: int) -> None:
+        if events:
+            self.batches.append(len(events))
+        super().process(events, upto)
+
+
+def test_a_lingering_follower_takes_commits_made_meanwhile_in_one_batch(idle_container: Container) -> None:
+    """A follower with `linger_seconds` waits that long after each batch: commits arriving one by one
+    meanwhile reach it as one batch, not one batch each (fewer ClickHouse parts under load)."""
+    follower = LingeringOrders(idle_container.db)
+    runner = FollowerRunner(follower, idle_container.store, idle_container.db)
+    assert runner.linger == 0.6
+    assert (
+        FollowerRunner(OrdersProjector(idle_container.db), idle_container.store, idle_container.db).linger
+        == 0
+    )
+    runner.start()
+    try:
+        first = write_orders(idle_container, 1)
+        assert wait_for_position(runner.position, first, timeout=30)
+        last = first
+        for _ in range(8):  # eight commits, 50 ms apart: all within the runner's linger after the first
+            last = write_orders(idle_container, 1)
+            time.sleep(0.05)
+        assert wait_for_position(runner.position, last, timeout=30)
+    finally:
+        runner.stop()
+    assert sum(follower.batches) == 18  # every event, 2 per order
+    assert len(follower.batches) <= 3, follower.batches  # the first order, then the eight in one or two
