@@ -105,6 +105,15 @@ def log_head(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def transactions(url: str) -> int:
+    """Transactions committed in the database so far (pg_stat_database)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def appended_since(url: str, head: int) -> dict[str, int]:
     """Events appended to the log after position `head`, by topic."""
     with psycopg.connect(url) as conn:
@@ -147,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         watcher = threading.Thread(target=watch_lag, args=(server.base, stop, lags, worst), daemon=True)
         watcher.start()
         cpu0, wall0 = cpu_by_role(server.pid), time.monotonic()
-        head0 = log_head(url)
+        head0, xacts0 = log_head(url), transactions(url)
         sent = asyncio.run(offer(server.base, tokens, args.rate, args.seconds))
         ended = time.monotonic()
         after = command_path.wait_for_followers(server.base, 60)
@@ -157,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         outcome = filled_at(url, [str(s[0]) for s in accepted], 120)
         steps = step_gaps(url) if args.steps else []
         appended = appended_since(url, head0)
+        xacts = transactions(url) - xacts0
     acks = [s[2] * 1000 for s in sent]
     to_filled = [
         outcome[str(o)][1] - due for o, due, _, _ in accepted if outcome.get(str(o), ("",))[0] == "FILLED"
@@ -192,7 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     total = sum(appended.values())
     print(
-        f"  events appended {total} ({total * per_order / 1000:.1f} per order); most: "
+        f"  PostgreSQL transactions committed {xacts} ({xacts * per_order / 1000:.1f} per order); "
+        f"events appended {total} ({total * per_order / 1000:.1f} per order); most: "
         + ", ".join(
             f"{topic.rpartition('.')[2]} {n}"
             for topic, n in sorted(appended.items(), key=lambda kv: -kv[1])[:8]
