@@ -5,6 +5,8 @@ own bookkeeping (not domain state): losing one only means the step's deadline de
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -25,6 +27,15 @@ CREATE INDEX IF NOT EXISTS settlement_polls_due ON settlement_polls (due_at);
 LONGEST = timedelta(seconds=5)
 
 
+# the timers of this process, woken when a worker here schedules a poll (one scheduled elsewhere is found
+# by the timer's next look, at most `DeadlineTimer`'s idle wait later)
+_timers: weakref.WeakSet[threading.Event] = weakref.WeakSet()
+
+
+def wake_on_schedule(wakeup: threading.Event) -> None:
+    _timers.add(wakeup)
+
+
 def ensure_table(db: Database) -> None:
     db.create_tables("settlement_polls", DDL)
 
@@ -36,6 +47,8 @@ def schedule(db: Database, sid: UUID, step: str, key: str, due_at: datetime) -> 
             " ON CONFLICT (settlement_id, step, key) DO UPDATE SET due_at = LEAST(settlement_polls.due_at, EXCLUDED.due_at)",
             (sid, step, key, due_at),
         )
+    for wakeup in list(_timers):
+        wakeup.set()
 
 
 def due(conn: Any, now: datetime, limit: int = 200) -> list[tuple[UUID, str, str, int]]:
@@ -44,6 +57,12 @@ def due(conn: Any, now: datetime, limit: int = 200) -> list[tuple[UUID, str, str
         (now, limit),
     ).fetchall()
     return [(r[0], str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+
+def next_due(conn: Any) -> datetime | None:
+    """When the earliest poll falls due (past for polls due or being asked), None when there is none."""
+    row = conn.execute("SELECT min(due_at) FROM settlement_polls").fetchone()
+    return row[0] if row else None
 
 
 def done(conn: Any, sid: UUID, step: str, key: str) -> None:
