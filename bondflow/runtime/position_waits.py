@@ -4,7 +4,10 @@ One watcher thread per process holds one LISTEN connection (the log's channel, w
 announced, and `POSITIONS_CHANNEL`, where Postgres projectors announce each recorded position). While
 requests wait, it reads the position of each awaited read model once per wake-up (a notification, or a
 short poll for read models that do not announce, such as ClickHouse checkpoints) and resolves every future
-whose target has been reached. The number of parked requests is bounded: past the bound a query is refused
+whose target has been reached. A read model also counts as there when none of its events lies between its
+position and the target (`next_relevant`): it would look the same at the target. So followers need not
+record every stretch of events that is not theirs at once (`EMPTY_RECORD_SECONDS`), and a query on a read
+model that nothing recent touched does not wait for such a record. The number of parked requests is bounded: past the bound a query is refused
 at once (`503 BF-QRY-001` with `Retry-After`) instead of queueing without limit.
 """
 
@@ -55,8 +58,12 @@ class PositionWaits:
         *,
         max_waiters: int,
         poll_seconds: float = 0.05,
+        next_relevant: Callable[[str, int], int] | None = None,
     ) -> None:
+        """`next_relevant(name, position)`: the position of the first event after `position` that read
+        model `name` applies (past the head when there is none); a target below it counts as reached."""
         self.db = db
+        self.next_relevant = next_relevant
         self.channels = (log_channel, POSITIONS_CHANNEL)
         self.read_position = read_position
         self.metrics = metrics
@@ -134,6 +141,14 @@ class PositionWaits:
             except Exception:  # one unreadable read model must not hold up the others
                 log.warning("could not read the position of %s", name, exc_info=True)
                 continue
+            ahead = [w for w in parked if w.name == name and w.target > position]
+            if ahead and self.next_relevant is not None:
+                try:
+                    unchanged_below = self.next_relevant(name, position)
+                except Exception:
+                    log.warning("could not read the log after %s for %s", position, name, exc_info=True)
+                else:
+                    position = max(position, unchanged_below - 1)
             for waiter in parked:
                 if waiter.name == name and waiter.target <= position:
                     with contextlib.suppress(RuntimeError):  # its event loop has closed meanwhile

@@ -14,6 +14,7 @@ from bondflow.runtime import tracing
 from bondflow.runtime.clock import Clock, OffsetClock, SystemClock, record_events_with
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.followers import Follower, FollowerRunner
+from bondflow.runtime.log_reader import select_after
 from bondflow.runtime.metrics import Metrics
 from bondflow.runtime.position_waits import PositionWaits
 from bondflow.runtime.segments import run_in_segments
@@ -140,6 +141,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
             lambda name: container.followers[name].follower.position(),
             metrics,
             max_waiters=settings.query_max_waiters,
+            next_relevant=lambda name, after: next_relevant(container, name, after),
         ),
         faults=faults,
         ledger=ledger,
@@ -149,6 +151,12 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
     register_followers(container)
     metrics.watch_lag(lambda: _lags(container))
     return container
+
+
+def next_relevant(container: Container, name: str, after: int) -> int:
+    """The position of the first event after `after` that follower `name` applies; past the head if none."""
+    rows, scanned = select_after(container.store, after, container.followers[name].follower.topics, 1)
+    return int(rows[0]["notification_id"]) if rows else scanned + 1
 
 
 def live_feed(settings: Settings, db: Database) -> LiveFeed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -16,8 +17,16 @@ from bondflow.runtime.followers import FollowerRunner
 from bondflow.security.principal import Role
 from bondflow.wiring.container import Container
 from tests.conftest import bearer, fund
+from tests.support.corporate_actions import list_bond, valid_isin
 
 FAR = 4611686018427387903
+BOND = {
+    "coupon_rate": "8",
+    "coupon_frequency": 2,
+    "issue_date": "2026-01-15",
+    "maturity_date": "2029-01-15",
+    "day_count": "ACT/365F",
+}
 
 
 def _client(container: Container) -> httpx.AsyncClient:
@@ -26,20 +35,52 @@ def _client(container: Container) -> httpx.AsyncClient:
 
 
 @pytest.fixture
-def lagging_trades(container: Container) -> Iterator[int]:
-    """Stop the trades read model, append an event, yield the head it has not reached; restart it after."""
-    container.followers["trades_view"].stop()
-    fund(container, "someone-else", Decimal(1000))
+def lagging_instruments(container: Container) -> Iterator[int]:
+    """Stop the instruments read model, list a bond (an event it applies), yield the head it has not
+    reached; stop it again after."""
+    container.followers["instruments_view"].stop()
+    list_bond(container, isin=valid_isin(f"INE{uuid.uuid4().int % 10**6:06d}07"), **BOND)
     head = container.store.head_position()
-    assert container.followers["trades_view"].follower.position() < head
+    assert container.followers["instruments_view"].follower.position() < head
     yield head
-    container.followers["trades_view"].stop()
+    container.followers["instruments_view"].stop()
 
 
 def _catch_up(container: Container) -> None:
-    runner = FollowerRunner(container.followers["trades_view"].follower, container.store, container.db)
-    container.followers["trades_view"] = runner
+    view = container.followers["instruments_view"].follower
+    runner = FollowerRunner(view, container.store, container.db)
+    container.followers["instruments_view"] = runner
     runner.start()
+
+
+def test_a_read_model_that_nothing_since_touched_answers_at_once(container: Container) -> None:
+    """The instruments view, stopped, lags the log; the events since are not its own (a deposit), so at
+    the head it would look the same: a query with `min_position` at the head is answered, not kept
+    waiting for the view to record a position. An instrument listed after that is its own: that waits."""
+    investor = bearer(container, Role.INVESTOR, "quiet-reader")
+    container.followers["instruments_view"].stop()
+    view = container.followers["instruments_view"].follower
+    fund(container, f"quiet-{uuid.uuid4().hex[:8]}", Decimal(1000))
+    quiet_head = container.store.head_position()
+    assert view.position() < quiet_head
+    isin = list_bond(container, isin=valid_isin(f"INE{uuid.uuid4().int % 10**6:06d}07"), **BOND)
+    listed_head = container.store.head_position()
+    container.settings = container.settings.model_copy(update={"query_wait_seconds": 1.0})
+
+    async def run() -> tuple[httpx.Response, httpx.Response]:
+        async with _client(container) as client:
+            quiet = await client.get("/v1/instruments", params={"min_position": quiet_head}, headers=investor)
+            listed = await client.get(
+                "/v1/instruments", params={"min_position": listed_head}, headers=investor
+            )
+            return quiet, listed
+
+    quiet, listed = asyncio.run(run())
+    assert view.position() < quiet_head  # nothing recorded meanwhile: the answer came from the log check
+    assert quiet.status_code == 200, quiet.text
+    assert isin not in {i["isin"] for i in quiet.json()["data"]}  # the view as it was, which is right
+    assert listed.status_code == 503, listed.text
+    assert listed.json()["error"]["code"] == "BF-QRY-001"
 
 
 def test_a_position_beyond_the_log_is_refused_at_once(container: Container) -> None:
@@ -61,15 +102,15 @@ def test_a_position_beyond_the_log_is_refused_at_once(container: Container) -> N
 
 
 def test_200_waiters_do_not_block_healthz_and_all_answer_once_caught_up(
-    container: Container, lagging_trades: int
+    container: Container, lagging_instruments: int
 ) -> None:
     investor = bearer(container, Role.INVESTOR, "waiting-reader")
 
     async def run() -> tuple[httpx.Response, list[bool], list[httpx.Response]]:
         async with _client(container) as client:
-            params = {"min_position": lagging_trades}
+            params = {"min_position": lagging_instruments}
             waiters = [
-                asyncio.create_task(client.get("/v1/trades", params=params, headers=investor))
+                asyncio.create_task(client.get("/v1/instruments", params=params, headers=investor))
                 for _ in range(200)
             ]
             await asyncio.sleep(1.0)  # every waiter has had time to start waiting
@@ -84,20 +125,20 @@ def test_200_waiters_do_not_block_healthz_and_all_answer_once_caught_up(
     assert [a.status_code for a in answers] == [200] * 200
 
 
-def test_waiting_is_bounded_and_counted(container: Container, lagging_trades: int) -> None:
+def test_waiting_is_bounded_and_counted(container: Container, lagging_instruments: int) -> None:
     investor = bearer(container, Role.INVESTOR, "bounded-reader")
     container.waits.max_waiters = 3
 
     async def run() -> tuple[httpx.Response, list[httpx.Response], str]:
         async with _client(container) as client:
-            params = {"min_position": lagging_trades}
+            params = {"min_position": lagging_instruments}
             waiters = [
-                asyncio.create_task(client.get("/v1/trades", params=params, headers=investor))
+                asyncio.create_task(client.get("/v1/instruments", params=params, headers=investor))
                 for _ in range(3)
             ]
             while container.waits.waiting < 3:
                 await asyncio.sleep(0.01)
-            refused = await client.get("/v1/trades", params=params, headers=investor)
+            refused = await client.get("/v1/instruments", params=params, headers=investor)
             metrics = (await client.get("/metrics")).text
             await asyncio.to_thread(_catch_up, container)
             return refused, await asyncio.gather(*waiters), metrics
