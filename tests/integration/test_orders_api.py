@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,7 +11,8 @@ from fastapi.testclient import TestClient
 from bondflow.domain.orders import Order
 from bondflow.security.principal import Role
 from bondflow.wiring.container import Container
-from tests.conftest import bearer, fund, ledger_posted
+from tests.conftest import bearer, ledger_posted
+from tests.integration.test_followers import write_orders
 
 pytestmark = pytest.mark.integration
 
@@ -242,8 +242,7 @@ def test_read_your_writes_times_out_with_503_when_the_position_is_never_reached(
 ) -> None:
     container.settings.__dict__["query_wait_seconds"] = 0.2  # keep the test short
     container.followers["orders_view"].stop()  # the read model lags the log from now on
-    fund(container, "someone-else", Decimal(1000))
-    head = container.store.head_position()
+    head = write_orders(container, 1)  # an event it applies (a deposit would not keep it waiting)
     response = client.get("/v1/orders", params={"min_position": head}, headers=investor)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "1"
