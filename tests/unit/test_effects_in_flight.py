@@ -83,3 +83,27 @@ def test_a_failing_event_is_retried_in_its_lane_and_holds_the_watermark(monkeypa
     assert failures["left"] == 0
     assert recorder.recorded[-1] == 3
     assert flight.last_error is not None and "provider down" in flight.last_error
+
+
+def test_the_watermark_is_recorded_a_few_times_a_second_and_the_last_one_is_not_held_back() -> None:
+    """Recording after every event was a transaction per event: now at most every RECORD_SECONDS, and a
+    watermark held back is recorded by the flusher soon after (without waiting for close)."""
+    recorder = Recorder()
+
+    def handle(event: Any) -> None:
+        threading.Event().wait(0.001)  # a provider call, short
+        with recorder.lock:
+            recorder.done.add(event)
+
+    flight = InFlight("test", handle, recorder.record, limit=8)
+    for position in range(1, 201):  # one batch per event, as a follower sees them one commit at a time
+        flight.submit(position % 8, position, position)
+        flight.scanned(position)
+    for _ in range(300):
+        if recorder.recorded and recorder.recorded[-1] == 200:
+            break
+        threading.Event().wait(0.01)
+    assert recorder.recorded and recorder.recorded[-1] == 200, "the last watermark was never recorded"
+    assert len(recorder.recorded) <= 20, len(recorder.recorded)  # 200 events, a handful of records
+    assert recorder.recorded == sorted(recorder.recorded)
+    flight.close(5)
