@@ -3,7 +3,8 @@
 Against a real `bondflow serve` started with `--no-workers` (no follower runs, so every read model lags the
 log), fire at once N queries with a `min_position` far beyond the log (answered `400 BF-QRY-002` at once)
 and W (default 400) with `min_position` = the head of the log, which park until the read model reaches it
-(`BONDFLOW_QUERY_WAIT_SECONDS`, 20 s here, then `503`). Once `/metrics` shows all W parked, probe `/healthz`
+(`BONDFLOW_QUERY_WAIT_SECONDS`, 20 s here, then `503`); they ask `/v1/users/me`, whose read model applies the
+sign-up at the head (a view with none of its events before the target answers at once). Once `/metrics` shows all W parked, probe `/healthz`
 and login one request at a time for a few seconds: p50/p99/max beside the same probes on the idle server
 (the same run's baseline). API.md: waiting holds no worker thread, so the probes should not notice the W
 (target p99 < 50 ms). Login costs one Argon2id verification, so its idle figure is the floor. The probes
@@ -70,7 +71,7 @@ async def _load(http: httpx.AsyncClient, token: str, head: int, far: int, waitin
 
     async def one(position: int) -> str:
         try:
-            answer = await http.get("/v1/trades", params={"min_position": position}, headers=auth)
+            answer = await http.get("/v1/users/me", params={"min_position": position}, headers=auth)
         except httpx.TransportError as exc:  # counted, not hidden: the machine may refuse connections
             return f"transport error {type(exc).__name__}"
         error = answer.json().get("error") or {}
