@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -14,6 +15,37 @@ with warnings.catch_warnings():  # kafka-python 3.0 uses importlib.resources API
     import kafka
     import kafka.admin
     import kafka.errors
+    import kafka.partitioner
+    from kafka.partitioner.default import murmur2
+
+REMEMBERED_KEYS = 65_536
+
+
+@functools.lru_cache(maxsize=REMEMBERED_KEYS)
+def key_hash(key: bytes) -> int:
+    """The Java client's hash of a record key: murmur2, made positive."""
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+class KeyHashPartitioner(kafka.partitioner.Partitioner):  # type: ignore[misc]  # kafka-python is untyped
+    """The Java client's (and kafka-python's) default placement of keyed records, `murmur2(key)` made
+    positive, modulo the partition count, so every client puts an aggregate's records on one partition.
+
+    The pure-Python murmur2 costs more than the rest of a send, and an aggregate's events come in runs, so
+    each key's hash is remembered (an LRU of `REMEMBERED_KEYS`). Records without a key go where kafka-python
+    puts them."""
+
+    def __init__(self) -> None:
+        self._unkeyed = kafka.partitioner.DefaultPartitioner()
+
+    def partition(
+        self, topic: str, key: Any, serialized_key: Any, value: Any, serialized_value: Any, cluster: Any
+    ) -> int:
+        partitions = cluster.partitions_for_topic(topic)
+        if serialized_key is None or not partitions:
+            return int(self._unkeyed.partition(topic, key, serialized_key, value, serialized_value, cluster))
+        ordered = sorted(partitions)
+        return int(ordered[key_hash(bytes(serialized_key)) % len(ordered)])
 
 
 def idempotent_producer(bootstrap_servers: str) -> Any:
@@ -27,6 +59,7 @@ def idempotent_producer(bootstrap_servers: str) -> Any:
         linger_ms=5,
         batch_size=256 * 1024,
         compression_type=None,
+        partitioner=KeyHashPartitioner(),
         client_id="bondflow-relay",
     )
 

@@ -39,13 +39,14 @@ ACK_TIMEOUT_SECONDS = 60.0
 
 
 class Chained(NamedTuple):
-    """One event as the regulator stream chained it: what its Kafka record is made of."""
+    """One event as the regulator stream chained it: what its Kafka record is made of, the text fields
+    already as the bytes the record carries."""
 
     seq: int
-    hash: bytes
+    hash_hex: bytes
     topic: str
-    event_id: str
-    aggregate_id: str
+    event_id: bytes
+    aggregate_id: bytes
     avro: bytes | None
 
 
@@ -91,7 +92,8 @@ class KafkaRelay:
         sent: list[Any] = []
         if events:
             chained = self._chain_of(events[0].position, events[-1].position)
-            sent = [self._send(item.event, chained[item.position]) for item in events]
+            send = self._send_traced if tracing.enabled() else self._send
+            sent = [send(item.event, chained[item.position]) for item in events]
         self._window.acquire()  # at most IN_FLIGHT_BATCHES unacknowledged: wait for the oldest
         self._start_settler()
         self._sent.put((upto, sent))
@@ -135,33 +137,35 @@ class KafkaRelay:
         if not wait_for_position(stream_position, last_position, STREAM_WAIT_SECONDS):
             raise StreamNotReady(f"regulator stream has not reached log position {last_position}")
         with self.db.cursor() as cur:
-            rows = cur.execute(
-                "SELECT position, seq, hash, topic, event_id, aggregate_id, avro FROM regulator_stream"
-                " WHERE position >= %s AND position <= %s",
+            rows = cur.execute(  # in binary: bytea and text come as they are, nothing parsed, no UUID objects
+                "SELECT position, seq, convert_to(encode(hash, 'hex'), 'UTF8'), topic,"
+                " convert_to(event_id::text, 'UTF8'), convert_to(aggregate_id::text, 'UTF8'), avro"
+                " FROM regulator_stream WHERE position >= %s AND position <= %s",
                 (first_position, last_position),
+                binary=True,
             ).fetchall()
-        return {
-            int(p): Chained(int(s), bytes(h), t, str(e), str(a), None if v is None else bytes(v))
-            for p, s, h, t, e, a, v in rows
-        }
+        return {row[0]: Chained(*row[1:]) for row in rows}
 
-    def _send(self, event: Any, row: Chained) -> Any:
+    def _send(self, event: Any, row: Chained, traceparent: bytes | None = None) -> Any:
         value = row.avro
         if value is None:  # chained before the stream kept frames: encode the record the stream hashed
             record = published_record(event)
             value = encode(record, self.contracts[record["topic"]])
-        with tracing.continued(event, f"publish {row.topic}"):  # the writer's trace, when traced
-            traceparent = (
-                tracing.current_traceparent() or f"00-{row.event_id.replace('-', '')}-{row.seq:016x}-01"
-            )
-            headers = [
-                ("event_id", row.event_id.encode()),
-                ("seq", str(row.seq).encode()),
-                ("hash", row.hash.hex().encode()),
-                ("content-type", CONTENT_TYPE),
-                ("traceparent", traceparent.encode()),
-            ]
-            return self.producer.send(row.topic, key=row.aggregate_id.encode(), value=value, headers=headers)
+        if traceparent is None:  # not traced: one derived from the event, stable across republishing
+            traceparent = b"00-%s-%016x-01" % (row.event_id.replace(b"-", b""), row.seq)
+        headers = [
+            ("event_id", row.event_id),
+            ("seq", b"%d" % row.seq),
+            ("hash", row.hash_hex),
+            ("content-type", CONTENT_TYPE),
+            ("traceparent", traceparent),
+        ]
+        return self.producer.send(row.topic, key=row.aggregate_id, value=value, headers=headers)
+
+    def _send_traced(self, event: Any, row: Chained) -> Any:
+        with tracing.continued(event, f"publish {row.topic}"):  # the writer's trace
+            traceparent = tracing.current_traceparent()
+            return self._send(event, row, None if traceparent is None else traceparent.encode())
 
     def close(self) -> None:
         if self._settler is not None and self._settler.is_alive():

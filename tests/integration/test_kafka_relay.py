@@ -23,7 +23,7 @@ from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap
 from bondflow.wiring.container import Container
 from bondflow.wiring.replay import feed, pg_checksum
-from projections.regulator.kafka_relay import KafkaRelay
+from projections.regulator.kafka_relay import CONTENT_TYPE, KafkaRelay
 from projections.regulator.stream import RegulatorStreamProjector
 from tests.integration.test_followers import write_orders
 from tests.support.kafka_broker import KafkaBroker
@@ -140,6 +140,10 @@ def test_a_killed_relay_restarts_and_consumers_see_exactly_the_log_in_order_per_
         assert value["topic"] == message.topic
         assert str(value["event_id"]) == headers["event_id"].decode()
         assert message.key.decode() == str(value["aggregate_id"])
+        assert headers["content-type"] == CONTENT_TYPE
+        untraced = f"00-{str(value['event_id']).replace('-', '')}-{seq:016x}-01"  # nothing here is traced: derived from the event
+        assert headers["traceparent"].decode() == untraced
+        assert [k for k, _ in message.headers] == ["event_id", "seq", "hash", "content-type", "traceparent"]
         unique.setdefault(seq, (message, value))
     assert sorted(unique) == list(range(1, head + 1)), "the deduplicated stream is not exactly the log"
     assert {m.topic for m, _ in unique.values()} == {
