@@ -56,14 +56,18 @@ def _decimal(value: Decimal) -> str:
 def _datetime(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetimes cannot be canonicalised")
-    utc = value.astimezone(UTC)
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
     if utc.year < 1000:  # isoformat pads the year, strftime may not: keep the one definition
         return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _mapping(value: dict[Any, Any]) -> dict[str, Any]:
-    return {str(k): _fast(v) for k, v in value.items()}
+    out: dict[str, Any] = {}
+    for k, v in value.items():  # strings, ints and None, most of what an event holds, need no call
+        kind = type(v)
+        out[k if type(k) is str else str(k)] = v if kind is str or kind is int or v is None else _fast(v)
+    return out
 
 
 def _list(value: list[Any] | tuple[Any, ...]) -> list[Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bondflow.domain.ids import derived_id
+from bondflow.domain.ids import derived_id_text
 
 ENVELOPE_ATTRIBUTES = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "actor_id", "request_id"}
@@ -18,6 +18,7 @@ ENVELOPE_ATTRIBUTES = frozenset(
 NEVER_PUBLISHED = frozenset(
     {"email_hash", "email_sealed", "phone_sealed", "password_hash_sealed", "pan_hash", "trace_context"}
 )
+UNPUBLISHED_ATTRIBUTES = ENVELOPE_ATTRIBUTES | NEVER_PUBLISHED  # what a record's payload leaves out
 
 TOPICS: dict[str, str] = {
     "bondflow.domain.orders:Order.OrderPlaced": "order.placed.v1",
@@ -128,11 +129,11 @@ def topic_for(event: Any) -> str:
 
 def event_id(event: Any) -> str:
     """Deterministic: the same stored event always has the same id, across relays and replays."""
-    return str(derived_id("event", str(event.originator_id), str(event.originator_version)))
+    return derived_id_text("event", str(event.originator_id), str(event.originator_version))
 
 
 def record_of(event: Any) -> dict[str, Any]:
-    payload = {k: v for k, v in event.__dict__.items() if k not in ENVELOPE_ATTRIBUTES | NEVER_PUBLISHED}
+    payload = {k: v for k, v in event.__dict__.items() if k not in UNPUBLISHED_ATTRIBUTES}
     return {
         "event_id": event_id(event),
         "event_type": type(event).__qualname__,

@@ -10,6 +10,7 @@ The encoder never rounds: a decimal that does not fit its schema's precision and
 from __future__ import annotations
 
 import decimal
+import functools
 import io
 from collections.abc import Callable
 from datetime import datetime
@@ -29,12 +30,19 @@ class DoesNotFitContract(ValueError):
     """A value has more digits than its schema allows: publishing it would change it."""
 
 
+@functools.cache
+def _exactly(precision: int, scale: int) -> tuple[decimal.Context, Decimal]:
+    """The context that refuses rounding at `precision`, and the quantum of `scale` places."""
+    context = decimal.Context(prec=precision, traps=[decimal.Inexact, decimal.InvalidOperation])
+    return context, Decimal(1).scaleb(-scale)
+
+
 def exact_decimal(value: Any, precision: int, scale: int, path: str) -> Decimal:
     """`value` at exactly `scale` places, or `DoesNotFitContract`; padding zeros is exact, rounding is refused."""
     number = value if isinstance(value, Decimal) else Decimal(str(value))
-    exact = decimal.Context(prec=precision, traps=[decimal.Inexact, decimal.InvalidOperation])
+    exact, quantum = _exactly(precision, scale)
     try:
-        return number.quantize(Decimal(1).scaleb(-scale), context=exact)
+        return number.quantize(quantum, context=exact)
     except decimal.DecimalException:
         raise DoesNotFitContract(
             f"{path}: {number} does not fit decimal({precision},{scale}) without rounding"

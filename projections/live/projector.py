@@ -163,13 +163,13 @@ class LiveUpdatesProjector(PostgresProjector):
 
 INSERT_ROWS = (
     "INSERT INTO user_feed (position, user_id, kind, data, at)"
-    " SELECT p, u, k, d::jsonb, a FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],"
-    " %s::timestamptz[]) AS t (p, u, k, d, a)"
+    " SELECT p, u, k, d::jsonb, a FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[],"
+    " %b::timestamptz[]) AS t (p, u, k, d, a)"
     " ON CONFLICT (position) DO NOTHING"
 )
 INSERT_OWNERS = (
     "INSERT INTO user_feed_owners (aggregate_id, user_id)"
-    " SELECT * FROM unnest(%s::uuid[], %s::text[]) ON CONFLICT (aggregate_id) DO NOTHING"
+    " SELECT * FROM unnest(%b::uuid[], %b::text[]) ON CONFLICT (aggregate_id) DO NOTHING"
 )
 
 

@@ -103,8 +103,8 @@ INSERT_MANY = (  # the same rows as INSERT, in one statement
     "INSERT INTO orders_view (order_id, user_id, isin, side, qty, limit_clean_price, status, filled_qty,"
     " reasons, created_at, updated_at, position, cancelled_qty, fills, routed_to)"
     " SELECT o, u, i, s, q, l, st, f, r::jsonb, c, up, p, cq, fl::jsonb, rt::jsonb FROM unnest("
-    "%s::uuid[], %s::text[], %s::text[], %s::text[], %s::numeric[], %s::numeric[], %s::text[], %s::numeric[],"
-    " %s::text[], %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::numeric[], %s::text[], %s::text[])"
+    "%b::uuid[], %b::text[], %b::text[], %b::text[], %b::numeric[], %b::numeric[], %b::text[], %b::numeric[],"
+    " %b::text[], %b::timestamptz[], %b::timestamptz[], %b::bigint[], %b::numeric[], %b::text[], %b::text[])"
     " AS t(o, u, i, s, q, l, st, f, r, c, up, p, cq, fl, rt)"
     " ON CONFLICT (order_id) DO NOTHING"
 )
