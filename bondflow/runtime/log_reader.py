@@ -147,6 +147,24 @@ class LogReader:
         with self._cond:
             self._subscribers.pop(key, None)
             self._cond.notify_all()
+            last, listener = not self._subscribers, self._listener
+        if (
+            last
+            and listener is not None
+            and listener.is_alive()
+            and listener is not threading.current_thread()
+        ):
+            self._stop_listening(listener)
+
+    def _stop_listening(self, listener: threading.Thread) -> None:
+        """The last follower left: wake the listener with a NOTIFY of its own so that it closes its
+        connection now, not at its next poll (a database dropped meanwhile would find it still there)."""
+        try:
+            with self.db.transaction() as cur:
+                cur.execute("SELECT pg_notify(%s, '')", (self.store.listen_channel,))
+        except Exception:  # the database is gone already: the listener leaves at its next poll
+            return
+        listener.join(timeout=POLL_SECONDS + 1)
 
     def wake(self) -> None:
         """Mark the log as possibly grown and wake every waiting follower (NOTIFY, stop, a poll)."""

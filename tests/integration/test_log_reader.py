@@ -11,7 +11,7 @@ import pytest
 from bondflow.domain.orders import Order
 from bondflow.runtime.effect_follower import topic_of
 from bondflow.runtime.followers import FollowerRunner, Positioned, wait_for_position
-from bondflow.runtime.log_reader import LogReader, select_after, topic_array
+from bondflow.runtime.log_reader import POLL_SECONDS, LogReader, select_after, topic_array
 from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap
 from bondflow.wiring.container import Container
@@ -138,3 +138,34 @@ def test_a_lingering_follower_takes_commits_made_meanwhile_in_one_batch(idle_con
         runner.stop()
     assert sum(follower.batches) == 18  # every event, 2 per order
     assert len(follower.batches) <= 3, follower.batches  # the first order, then the eight in one or two
+
+
+def listening_backends(container: Container) -> int:
+    with container.db.cursor() as cur:
+        row = cur.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN %%'"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_the_listen_connection_closes_when_the_last_follower_stops(idle_container: Container) -> None:
+    """Not at the listener's next poll: a database dropped just after the stop would otherwise kill that
+    connection under it (and the listener would log the loss and retry)."""
+    reader = LogReader(idle_container.store, idle_container.db, batch_size=500)
+    group = runners(idle_container, reader, 500)
+    for runner in group:
+        runner.start()
+    deadline = time.monotonic() + 10
+    while listening_backends(idle_container) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert listening_backends(idle_container) == 1
+    listener = reader._listener
+    assert listener is not None
+    for runner in group[:-1]:
+        runner.stop()
+    assert listener.is_alive()  # one follower still follows
+    started = time.monotonic()
+    group[-1].stop()
+    assert not listener.is_alive()
+    assert time.monotonic() - started < 0.5 * POLL_SECONDS
+    assert listening_backends(idle_container) == 0
