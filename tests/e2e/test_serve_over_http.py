@@ -132,8 +132,11 @@ def test_the_readme_session_funds_places_replays_and_reads_an_order(
             lambda: http.get(f"/v1/orders/{order_id}").json()["data"], lambda o: o["status"] == "FILLED"
         )
         assert filled["status"] == "FILLED", filled
-        for trade in trades:
-            settlement = http.get(f"/v1/trades/{trade['trade_id']}/settlement").json()["data"]
+        for trade in trades:  # another read model than the order's: it may be a moment behind it
+            settlement = wait_for(
+                lambda t=trade: http.get(f"/v1/trades/{t['trade_id']}/settlement").json()["data"],
+                lambda s: s["state"] == "COMPLETED",
+            )
             assert settlement["state"] == "COMPLETED", settlement
             assert settlement["legs"]["token"]["tx_hash"].startswith("0x")
         consideration = sum(Decimal(t["consideration"]) for t in trades)
