@@ -21,7 +21,14 @@ import threading
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from bondflow.adapters.kafka import ensure_topics, idempotent_producer
+from bondflow.adapters.kafka import (
+    RecordBatchWriter,
+    WrittenBatch,
+    ensure_topics,
+    idempotent_producer,
+    partition_for,
+    record_tail,
+)
 from bondflow.adapters.postgres import Database
 from bondflow.audit.records import TOPICS
 from bondflow.avro.contracts import current_contracts
@@ -67,7 +74,8 @@ class KafkaRelay:
         self.replication = replication
         self.contracts = current_contracts()
         self._producer: Any = None
-        self._sent: queue.Queue[tuple[int, list[Any]] | None] = queue.Queue()
+        self._writer: RecordBatchWriter | None = None
+        self._sent: queue.Queue[tuple[int, list[WrittenBatch]] | None] = queue.Queue()
         self._window = threading.BoundedSemaphore(IN_FLIGHT_BATCHES)
         self._settler: threading.Thread | None = None
         self._failure: Exception | None = None
@@ -83,20 +91,45 @@ class KafkaRelay:
     def producer(self) -> Any:
         if self._producer is None:
             self._producer = idempotent_producer(self.bootstrap_servers)
+            self._writer = RecordBatchWriter(self._producer)
         return self._producer
+
+    @property
+    def writer(self) -> RecordBatchWriter:
+        self.producer  # noqa: B018  # opened with the producer
+        assert self._writer is not None
+        return self._writer
 
     def process(self, events: Sequence[Positioned], upto: int) -> None:
         """Send the batch and hand it to the settler; raises a failure of an earlier batch instead (the
         runner then reads the recorded position again and republishes from there)."""
         self._raise_failure()
-        sent: list[Any] = []
+        sent: list[WrittenBatch] = []
         if events:
-            chained = self._chain_of(events[0].position, events[-1].position)
-            send = self._send_traced if tracing.enabled() else self._send
-            sent = [send(item.event, chained[item.position]) for item in events]
+            sent = self._send(events)
         self._window.acquire()  # at most IN_FLIGHT_BATCHES unacknowledged: wait for the oldest
         self._start_settler()
         self._sent.put((upto, sent))
+
+    def _send(self, events: Sequence[Positioned]) -> list[WrittenBatch]:
+        """Write the batch's records, one run per partition in log order; return the record batches written."""
+        chained = self._chain_of(events[0].position, events[-1].position)
+        record = self._record_traced if tracing.enabled() else self._record
+        writer = self.writer
+        partitions: dict[str, list[int]] = {}
+        runs: dict[tuple[str, int], list[bytes]] = {}
+        for item in events:
+            row = chained[item.position]
+            ordered = partitions.get(row.topic) or partitions.setdefault(
+                row.topic, writer.partitions(row.topic)
+            )
+            partition = partition_for(row.aggregate_id, ordered)
+            runs.setdefault((row.topic, partition), []).append(record(item.event, row))
+        return [
+            future
+            for (topic, partition), run in runs.items()
+            for future in writer.append(topic, partition, run)
+        ]
 
     def drain(self) -> None:
         """Wait until every batch sent so far is acknowledged and recorded (or has failed)."""
@@ -122,8 +155,8 @@ class KafkaRelay:
             upto, sent = item
             try:
                 if self._failure is None:
-                    for future in sent:
-                        future.get(timeout=ACK_TIMEOUT_SECONDS)  # raises the send's error
+                    for batch in sent:
+                        batch.acknowledged(ACK_TIMEOUT_SECONDS)  # raises the batch's error
                     with self.db.transaction() as cur:
                         positions.advance_position(cur, self.name, upto)
             except Exception as exc:  # reported by the next `process`; nothing after it is recorded
@@ -146,26 +179,27 @@ class KafkaRelay:
             ).fetchall()
         return {row[0]: Chained(*row[1:]) for row in rows}
 
-    def _send(self, event: Any, row: Chained, traceparent: bytes | None = None) -> Any:
+    def _record(self, event: Any, row: Chained, traceparent: bytes | None = None) -> bytes:
+        """The event's Kafka record after its offset: key, Avro value and headers (`record_tail`)."""
         value = row.avro
         if value is None:  # chained before the stream kept frames: encode the record the stream hashed
             record = published_record(event)
             value = encode(record, self.contracts[record["topic"]])
         if traceparent is None:  # not traced: one derived from the event, stable across republishing
             traceparent = b"00-%s-%016x-01" % (row.event_id.replace(b"-", b""), row.seq)
-        headers = [
-            ("event_id", row.event_id),
-            ("seq", b"%d" % row.seq),
-            ("hash", row.hash_hex),
-            ("content-type", CONTENT_TYPE),
-            ("traceparent", traceparent),
-        ]
-        return self.producer.send(row.topic, key=row.aggregate_id, value=value, headers=headers)
+        headers = (
+            (b"event_id", row.event_id),
+            (b"seq", b"%d" % row.seq),
+            (b"hash", row.hash_hex),
+            (b"content-type", CONTENT_TYPE),
+            (b"traceparent", traceparent),
+        )
+        return record_tail(row.aggregate_id, value, headers)
 
-    def _send_traced(self, event: Any, row: Chained) -> Any:
+    def _record_traced(self, event: Any, row: Chained) -> bytes:
         with tracing.continued(event, f"publish {row.topic}"):  # the writer's trace
             traceparent = tracing.current_traceparent()
-            return self._send(event, row, None if traceparent is None else traceparent.encode())
+            return self._record(event, row, None if traceparent is None else traceparent.encode())
 
     def close(self) -> None:
         if self._settler is not None and self._settler.is_alive():
@@ -178,3 +212,4 @@ class KafkaRelay:
         if self._producer is not None:
             self._producer.close(timeout=10)
             self._producer = None
+            self._writer = None
