@@ -230,6 +230,19 @@ def test_send_and_written_batches_interleave_in_order_on_one_partition(
     assert values == [b"%d" % n for n in range(8)]
 
 
+def topic_limited_to(broker: KafkaBroker, max_message_bytes: int) -> str:
+    """A one-partition topic whose `max.message.bytes` is set below the producer's batch size."""
+    topic = f"limited-{uuid.uuid4().hex[:8]}"
+    admin = kafka.KafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+    try:
+        admin.create_topics(
+            [NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": str(max_message_bytes)})]
+        )
+    finally:
+        admin.close()
+    return topic
+
+
 def test_a_record_larger_than_a_request_is_refused_before_it_is_queued(producer: Any, topic: str) -> None:
     writer = RecordBatchWriter(producer)
     with pytest.raises(kafka.errors.MessageSizeTooLargeError):  # as `send` refuses it
@@ -240,12 +253,7 @@ def test_a_record_larger_than_a_request_is_refused_before_it_is_queued(producer:
 def test_a_batch_the_topic_finds_too_large_is_split_and_every_record_acknowledged(
     kafka_broker: KafkaBroker, producer: Any
 ) -> None:
-    topic = f"small-{uuid.uuid4().hex[:8]}"
-    admin = kafka.KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)
-    try:
-        admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "40000"})])
-    finally:
-        admin.close()
+    topic = topic_limited_to(kafka_broker, 40_000)
     writer = RecordBatchWriter(producer)
     (batch,) = writer.append(
         topic, 0, [record_tail(b"k", b"%05d" % n + os.urandom(195), ()) for n in range(1000)]
@@ -260,12 +268,7 @@ def test_a_batch_the_topic_finds_too_large_is_split_and_every_record_acknowledge
 
 
 def test_a_record_the_topic_refuses_fails_its_batch(kafka_broker: KafkaBroker, producer: Any) -> None:
-    topic = f"tiny-{uuid.uuid4().hex[:8]}"
-    admin = kafka.KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)
-    try:
-        admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "2000"})])
-    finally:
-        admin.close()
+    topic = topic_limited_to(kafka_broker, 2_000)
     (batch,) = RecordBatchWriter(producer).append(topic, 0, [record_tail(b"k", os.urandom(5000), ())])
     with pytest.raises(kafka.errors.MessageSizeTooLargeError):
         batch.acknowledged(60)
