@@ -9,6 +9,7 @@ PostgreSQL read models are rebuilt in a fresh schema (`replay_<stamp>`), ClickHo
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -96,10 +97,13 @@ def feed(
     once, and hand each follower the events it follows. Returns the events read.
 
     Each follower applies its batches in order in its own thread while the next batch is read, so one
-    read model's database round trips overlap with another's Python work and with the reading."""
+    read model's database round trips overlap with another's Python work and with the reading. A follower
+    is handed only batches that hold events for it; one that was not handed the last batch read is moved
+    to the end in one empty batch, so its position still ends at `upto`'s last event."""
     topics = frozenset().union(*(f.topics for f in followers))
     lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"replay-{f.name}") for f in followers]
-    pending: list[Future[None]] = []
+    queued: list[deque[Future[None]]] = [deque() for _ in followers]
+    handed = [0] * len(followers)
     start, read = 0, 0
     try:
         while start < upto:
@@ -107,19 +111,26 @@ def feed(
             if last <= start:
                 break
             decoded = decode(store, rows)
-            for future in pending[: -2 * len(followers)]:  # at most two batches ahead of the slowest
-                future.result()
-            pending = pending[-2 * len(followers) :]
-            for follower, lane in zip(followers, lanes, strict=True):
+            for index, (follower, lane) in enumerate(zip(followers, lanes, strict=True)):
                 wanted = follower.topics
                 batch = [item for _, topic, item in decoded if topic in wanted]
-                pending.append(lane.submit(follower.process, batch, last))
+                if not batch:  # its position is written once, at the end, not once per batch it skips
+                    continue
+                waiting = queued[index]
+                while len(waiting) >= 2:  # at most two batches ahead of this follower
+                    waiting.popleft().result()
+                waiting.append(lane.submit(follower.process, batch, last))
+                handed[index] = last
             read += len(decoded)
             start = last
             if progress is not None:
                 progress(read, last)
-        for future in pending:
-            future.result()
+        for index, (follower, lane) in enumerate(zip(followers, lanes, strict=True)):
+            if handed[index] < start:
+                queued[index].append(lane.submit(follower.process, [], start))
+        for waiting in queued:
+            for future in waiting:
+                future.result()
     finally:
         for lane in lanes:
             lane.shutdown(wait=True, cancel_futures=True)

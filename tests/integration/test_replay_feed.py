@@ -1,0 +1,74 @@
+"""A rebuild reads the log once and hands each read model only the batches that hold its events: a read model
+with nothing in most of the log is not moved batch by batch, yet still ends at the last event read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pytest
+from eventsourcing.utils import get_topic
+
+from bondflow.domain.orders import Order
+from bondflow.runtime.followers import Positioned
+from bondflow.settings import Settings
+from bondflow.wiring.bootstrap import bootstrap
+from bondflow.wiring.container import Container
+from bondflow.wiring.replay import BATCH, feed
+from tests.integration.test_followers import write_orders
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def idle_container(settings: Settings) -> Iterator[Container]:
+    built = bootstrap(settings)
+    yield built
+    built.close()
+
+
+@dataclass
+class Recording:
+    """A follower that keeps what it is handed (the real read models are checked in test_replay)."""
+
+    name: str
+    topics: frozenset[str]
+    calls: list[tuple[int, int]] = field(default_factory=list)  # (events handed, upto)
+    positions: list[int] = field(default_factory=list)
+    last: int = 0
+
+    def setup(self) -> None:
+        pass
+
+    def position(self) -> int:
+        return self.last
+
+    def process(self, events: Sequence[Positioned], upto: int) -> None:
+        assert all(e.position <= upto for e in events)
+        assert all(e.position > self.last for e in events), "an event handed twice"
+        self.calls.append((len(events), upto))
+        self.positions.extend(e.position for e in events)
+        self.last = upto
+
+
+def test_a_read_model_is_handed_only_the_batches_with_its_events_and_ends_at_the_last_one_read(
+    idle_container: Container,
+) -> None:
+    early = write_orders(idle_container, 100, cancel_every=10)  # 210 events: 10 cancels early in the log
+    head = write_orders(idle_container, 2 * BATCH)  # then 4 batches' worth with no cancel
+    cancelled = get_topic(Order.OrderCancelled)
+    placed = get_topic(Order.OrderPlaced)
+    cancels = Recording("cancels", frozenset({cancelled}))
+    orders = Recording("orders", frozenset({placed, cancelled}))
+    idle = Recording("nothing", frozenset({"bondflow.domain.never:Happens"}))
+
+    read = feed(idle_container.store, [cancels, orders, idle], head)
+
+    assert read == 100 + 10 + 2 * BATCH  # every event of a topic someone follows, read once (no accepts)
+    assert len(cancels.positions) == 10 and max(cancels.positions) <= early
+    assert cancels.calls[-1] == (0, head)  # moved to the end once, not once per batch it skipped
+    assert len(cancels.calls) == 2, cancels.calls
+    assert idle.calls == [(0, head)]
+    assert len(orders.positions) == 100 + 2 * BATCH + 10
+    assert orders.positions == sorted(orders.positions)
+    assert all(n > 0 for n, _ in orders.calls) and orders.last == head
