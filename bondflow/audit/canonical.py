@@ -99,5 +99,15 @@ def _fast(value: Any) -> Any:
     return plain(value) if convert is None else convert(value)
 
 
+def canonical_form(record: Mapping[str, Any]) -> Any:
+    """The record as the JSON values its canonical bytes are written from (ids and times as their text)."""
+    return _fast(record)
+
+
 def canonical_bytes(record: Mapping[str, Any]) -> bytes:
     return orjson.dumps(_fast(record), option=orjson.OPT_SORT_KEYS)
+
+
+def bytes_of(form: Any) -> bytes:
+    """The canonical bytes of a value already in its canonical form (`canonical_form`)."""
+    return orjson.dumps(form, option=orjson.OPT_SORT_KEYS)

@@ -14,7 +14,7 @@ from bondflow.runtime import tracing
 from bondflow.runtime.clock import Clock, OffsetClock, SystemClock, record_events_with
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.followers import Follower, FollowerRunner
-from bondflow.runtime.log_reader import select_after
+from bondflow.runtime.log_reader import POSITION, select_after
 from bondflow.runtime.metrics import Metrics
 from bondflow.runtime.position_waits import PositionWaits
 from bondflow.runtime.segments import run_in_segments
@@ -156,7 +156,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Container:
 def next_relevant(container: Container, name: str, after: int) -> int:
     """The position of the first event after `after` that follower `name` applies; past the head if none."""
     rows, scanned = select_after(container.store, after, container.followers[name].follower.topics, 1)
-    return int(rows[0]["notification_id"]) if rows else scanned + 1
+    return int(rows[0][POSITION]) if rows else scanned + 1
 
 
 def live_feed(settings: Settings, db: Database) -> LiveFeed:

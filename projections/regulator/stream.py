@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from bondflow.adapters.postgres import Database
-from bondflow.audit.canonical import canonical_bytes
+from bondflow.audit.canonical import bytes_of, canonical_form
 from bondflow.audit.chain import GENESIS, link
 from bondflow.audit.merkle import MerkleFrontier, checkpoint_message, merkle_root
 from bondflow.audit.records import TOPICS
@@ -84,36 +84,28 @@ class RegulatorStreamProjector(PostgresProjector):
             self._frontier = MerkleFrontier(
                 [bytes(r[0]) for r in cur.execute("SELECT hash FROM regulator_stream ORDER BY seq")]
             )
-        rows: list[tuple[Any, ...]] = []
+        lines: list[str] = []
         for item in events:
             record = published_record(item.event)
-            body = canonical_bytes(record)
+            form = canonical_form(record)  # ids and times as the text the hash covers, also what COPY takes
+            body = bytes_of(form)
             seq += 1
             previous = link(previous, body)
             self._frontier.append(previous)
-            rows.append(
-                (
-                    seq,
-                    item.position,
-                    record["event_id"],
-                    record["topic"],
-                    record["event_type"],
-                    record["aggregate_id"],
-                    record["recorded_at"],
-                    body,
-                    previous,
-                    encode(record, self.contracts[record["topic"]]) if self.frames else None,
-                )
+            frame = encode(record, self.contracts[record["topic"]]) if self.frames else None
+            lines.append(
+                f"{seq}\t{item.position}\t{form['event_id']}\t{_text(form['topic'])}\t"
+                f"{_text(form['event_type'])}\t{form['aggregate_id']}\t{form['recorded_at']}\t"
+                f"{_bytea(body)}\t{_bytea(previous)}\t{_bytea(frame)}\n"
             )
             if seq % self.checkpoint_every == 0:
                 self._checkpoint(cur, seq)
-        if rows:
+        if lines:  # one COPY in text format, its lines written here rather than row by row by the driver
             with cur.copy(
                 "COPY regulator_stream (seq, position, event_id, topic, event_type, aggregate_id,"
                 " recorded_at, body, hash, avro) FROM STDIN"
             ) as copy:
-                for values in rows:
-                    copy.write_row(values)
+                copy.write("".join(lines))
 
     def _checkpoint(self, cur: Any, seq: int) -> None:
         """Sign the Merkle root over the first `seq` hashes (the frontier stands at `seq` when called)."""
@@ -124,3 +116,21 @@ class RegulatorStreamProjector(PostgresProjector):
             " ON CONFLICT (seq) DO NOTHING",
             (seq, root, kid, signature),
         )
+
+
+# COPY's text format: a backslash starts an escape, a tab ends a field and a newline a row
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _text(value: str) -> str:
+    """A text field of a COPY row (topics and type names never hold these characters; kept safe anyway)."""
+    return (
+        value.translate(_COPY_ESCAPES)
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value
+        else value
+    )
+
+
+def _bytea(value: bytes | None) -> str:
+    """A bytea field of a COPY row: hex input (`\\x…`), its backslash escaped for COPY; None is NULL."""
+    return "\\N" if value is None else "\\\\x" + value.hex()

@@ -12,7 +12,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
 from bondflow.adapters.event_recorder import OneTripRecorder
-from bondflow.runtime.log_reader import select_after
+from bondflow.runtime.log_reader import POSITION, select_after
 from bondflow.wiring.container import Container
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,7 @@ def test_a_tailing_reader_never_skips_an_event_while_writers_append_at_once(cont
         while True:
             finished = done.is_set()
             rows, upto = select_after(store, after, PROBE_TOPICS, 1000)
-            seen.update(int(r["notification_id"]) for r in rows)
+            seen.update(int(r[POSITION]) for r in rows)
             after = upto
             if finished and not rows:
                 return

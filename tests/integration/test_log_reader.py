@@ -11,7 +11,7 @@ import pytest
 from bondflow.domain.orders import Order
 from bondflow.runtime.effect_follower import topic_of
 from bondflow.runtime.followers import FollowerRunner, Positioned, wait_for_position
-from bondflow.runtime.log_reader import POLL_SECONDS, LogReader, select_after, topic_array
+from bondflow.runtime.log_reader import POLL_SECONDS, TOPIC, LogReader, select_after, topic_array
 from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap
 from bondflow.wiring.container import Container
@@ -100,7 +100,7 @@ def test_the_topic_filter_reaches_postgresql_as_exactly_the_topics_given(idle_co
     write_orders(idle_container, 3)
     wanted = frozenset({topic_of(Order.OrderPlaced)})
     rows, _ = select_after(idle_container.store, 0, wanted | awkward, 1000)
-    assert rows and {r["topic"] for r in rows} == wanted
+    assert rows and {r[TOPIC] for r in rows} == wanted
 
 
 class LingeringOrders(OrdersProjector):

@@ -9,14 +9,18 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from bondflow.audit.canonical import canonical_bytes
 from bondflow.audit.chain import first_break
 from bondflow.audit.verify import verify
+from bondflow.avro.contracts import current_contracts
+from bondflow.avro.encoding import decode
+from bondflow.avro.publication import published_record
 from bondflow.runtime.followers import FollowerRunner, wait_for_position
 from bondflow.security.principal import Role
 from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap
 from bondflow.wiring.container import Container
-from projections.regulator.stream import RegulatorStreamProjector
+from projections.regulator.stream import RegulatorStreamProjector, _bytea, _text
 from tests.conftest import bearer, ledger_posted
 from tests.integration.test_followers import write_orders
 
@@ -145,3 +149,41 @@ def test_verify_names_a_tampered_stream_hash(idle_container: Container) -> None:
         cur.execute("UPDATE regulator_stream SET hash = %s WHERE seq = 4", (uuid.uuid4().bytes * 2,))
     report = verify(idle_container.db, idle_container.store, idle_container.signing_key.verify)
     assert report.first_bad_seq == 4
+
+
+def test_each_row_holds_its_events_facts_as_written_by_copy(idle_container: Container) -> None:
+    """The rows are written as COPY text built by hand: every column must read back as the event's own."""
+    write_orders(idle_container, 40, cancel_every=7)
+    run_relay(idle_container)
+    events = {
+        n.id: idle_container.store.mapper.to_domain_event(n)
+        for n in idle_container.store.recorder.select_notifications(start=1, limit=1000)
+    }
+    by_fingerprint = {c.fingerprint: c for c in current_contracts().values()}
+    with idle_container.db.cursor() as cur:
+        rows = cur.execute(
+            "SELECT position, event_id, topic, event_type, aggregate_id, recorded_at, body, avro"
+            " FROM regulator_stream ORDER BY seq"
+        ).fetchall()
+    assert len(rows) == len(events)
+    for position, event_id, topic, event_type, aggregate_id, recorded_at, body, avro in rows:
+        record = published_record(events[position])
+        assert (str(event_id), topic, event_type) == (
+            record["event_id"],
+            record["topic"],
+            record["event_type"],
+        )
+        assert (aggregate_id, recorded_at) == (record["aggregate_id"], record["recorded_at"])
+        assert bytes(body) == canonical_bytes(record)
+        assert str(decode(bytes(avro), by_fingerprint)["event_id"]) == record["event_id"]
+
+
+def test_copy_text_fields_escape_what_copy_would_read_as_syntax(idle_container: Container) -> None:
+    awkward, raw = "a\\b\tc\nd\re\\N", b"\x00\\\t\n"
+    line = "\t".join((_text(awkward), _bytea(raw), _bytea(None))) + "\n"
+    with idle_container.db.transaction() as cur:
+        cur.execute("CREATE TEMPORARY TABLE copy_probe (t text, b bytea, n bytea) ON COMMIT DROP")
+        with cur.copy("COPY copy_probe (t, b, n) FROM STDIN") as copy:
+            copy.write(line)
+        row = cur.execute("SELECT t, b, n FROM copy_probe").fetchone()
+    assert row is not None and (row[0], bytes(row[1]), row[2]) == (awkward, raw, None)
