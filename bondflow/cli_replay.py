@@ -21,7 +21,12 @@ def replay(
 ) -> None:
     """Rebuild every read model from the log into fresh tables, compare checksums with the live ones."""
     from bondflow.security.keys import SigningKey
-    from bondflow.wiring.bootstrap import clickhouse_read_models, open_store, postgres_read_models
+    from bondflow.wiring.bootstrap import (
+        clickhouse_read_models,
+        open_store,
+        postgres_read_models,
+        replay_elsewhere,
+    )
     from bondflow.wiring.replay import resolve_upto, run_replay
 
     settings = Settings()
@@ -40,6 +45,7 @@ def replay(
                 as_of=as_of,
                 switch=switch,
                 progress=advance,
+                elsewhere=replay_elsewhere(settings.resolved_data_dir),
             )
     finally:
         store.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, timedelta
+from pathlib import Path
 
 from bondflow.adapters.clickhouse import ClickHouse, default_dsn
 from bondflow.adapters.postgres import Database, eventsourcing_env, start_embedded_postgres
@@ -28,6 +30,7 @@ from bondflow.wiring.corporate_actions import CouponJobRunner, build_corporate_a
 from bondflow.wiring.investors import build_investors, oidc_verifier
 from bondflow.wiring.ledger import build_ledger
 from bondflow.wiring.payments import build_payments
+from bondflow.wiring.replay_lanes import Builder
 from bondflow.wiring.settlement import build_settlement
 from bondflow.wiring.trading import build_trading
 from commands.instruments.handlers import InstrumentCommands
@@ -257,6 +260,17 @@ def postgres_read_models(
         LedgerProjector(db),
         CorporateActionsProjector(db),
     ]
+
+
+def regulator_stream_elsewhere(key_dir: Path, replica: Database) -> RegulatorStreamProjector:
+    """The regulator stream as `postgres_read_models` builds it for a replay, built in another process (a
+    replay's heaviest read model: it canonicalises, hashes and chains every event)."""
+    return RegulatorStreamProjector(replica, SigningKey.load_or_create(key_dir).sign, frames=False)
+
+
+def replay_elsewhere(key_dir: Path) -> dict[str, Builder]:
+    """What a rebuild runs in a process of its own (`bondflow.wiring.replay.feed`)."""
+    return {RegulatorStreamProjector.name: functools.partial(regulator_stream_elsewhere, key_dir)}
 
 
 def clickhouse_read_models(clickhouse: ClickHouse) -> list[ClickHouseProjector]:

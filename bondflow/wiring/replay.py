@@ -9,9 +9,7 @@ PostgreSQL read models are rebuilt in a fresh schema (`replay_<stamp>`), ClickHo
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +22,7 @@ from bondflow.adapters.postgres import Database, conninfo
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.followers import Follower
 from bondflow.runtime.log_reader import decode, select_after
+from bondflow.wiring.replay_lanes import Builder, ElsewhereLanes, Lanes
 
 BATCH = 2000
 
@@ -87,53 +86,61 @@ def last_position_at(store: EventStore, moment: datetime, head: int) -> int:
     return found
 
 
+# a process of its own costs about 1.5 s to start (imports): below this many events everything runs here
+ELSEWHERE_FROM = 50_000
+
+
 def feed(
     store: EventStore,
     followers: Sequence[Follower],
     upto: int,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    elsewhere: Mapping[str, Builder] | None = None,
+    replica: Database | None = None,
+    elsewhere_from: int = ELSEWHERE_FROM,
 ) -> int:
     """Read the log once, in batches filtered in SQL to the topics any follower wants, decode each event
     once, and hand each follower the events it follows. Returns the events read.
 
     Each follower applies its batches in order in its own thread while the next batch is read, so one
     read model's database round trips overlap with another's Python work and with the reading. A follower
-    is handed only batches that hold events for it; one that was not handed the last batch read is moved
-    to the end in one empty batch, so its position still ends at `upto`'s last event."""
+    is handed only batches that hold events for it (`Lanes`). With `elsewhere` (follower name → how to
+    build it there, in `replica`) and a log of at least `elsewhere_from` events, those followers run in a
+    process of their own, sent the rows of their topics as they are read (`ElsewhereLanes`); the instances
+    in `followers` with those names are then only descriptions (their tables, for the checksums)."""
+    builders = dict(elsewhere or {}) if upto >= elsewhere_from else {}
+    if builders and replica is None:
+        raise ValueError("read models elsewhere are built in a replica database: pass `replica`")
+    here = [f for f in followers if f.name not in builders]
+    away = [f for f in followers if f.name in builders]
     topics = frozenset().union(*(f.topics for f in followers))
-    lanes = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"replay-{f.name}") for f in followers]
-    queued: list[deque[Future[None]]] = [deque() for _ in followers]
-    handed = [0] * len(followers)
+    lanes = Lanes(here)
+    others = (
+        ElsewhereLanes(list(builders.values()), frozenset().union(*(f.topics for f in away)), store, replica)
+        if builders and replica is not None
+        else None
+    )
     start, read = 0, 0
     try:
         while start < upto:
             rows, last = select_after(store, start, topics, BATCH, stop=upto)
             if last <= start:
                 break
-            decoded = decode(store, rows)
-            for index, (follower, lane) in enumerate(zip(followers, lanes, strict=True)):
-                wanted = follower.topics
-                batch = [item for _, topic, item in decoded if topic in wanted]
-                if not batch:  # its position is written once, at the end, not once per batch it skips
-                    continue
-                waiting = queued[index]
-                while len(waiting) >= 2:  # at most two batches ahead of this follower
-                    waiting.popleft().result()
-                waiting.append(lane.submit(follower.process, batch, last))
-                handed[index] = last
-            read += len(decoded)
+            if others is not None:
+                others.hand(rows, last)
+            lanes.hand(decode(store, rows) if here else [], last)
+            read += len(rows)
             start = last
             if progress is not None:
                 progress(read, last)
-        for index, (follower, lane) in enumerate(zip(followers, lanes, strict=True)):
-            if handed[index] < start:
-                queued[index].append(lane.submit(follower.process, [], start))
-        for waiting in queued:
-            for future in waiting:
-                future.result()
+        if others is not None:
+            others.finish(start)
+        lanes.finish(start)
     finally:
-        for lane in lanes:
-            lane.shutdown(wait=True, cancel_futures=True)
+        lanes.close()
+        if others is not None:
+            others.close()
     return read
 
 
@@ -255,6 +262,7 @@ def run_replay(
     as_of: str | None = None,
     switch: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    elsewhere: Mapping[str, Builder] | None = None,
 ) -> ReplayReport:
     """Rebuild, compare (against the live read models when replaying to the head), optionally switch."""
     head = store.head_position()
@@ -275,7 +283,7 @@ def run_replay(
     try:
         for follower in followers:
             follower.setup()
-        events = feed(store, followers, upto, progress)
+        events = feed(store, followers, upto, progress, elsewhere=elsewhere, replica=replica)
     finally:
         replica.close()
     report = ReplayReport(

@@ -3,18 +3,21 @@ with nothing in most of the log is not moved batch by batch, yet still ends at t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pytest
 from eventsourcing.utils import get_topic
 
+from bondflow.adapters.postgres import Database
 from bondflow.domain.orders import Order
-from bondflow.runtime.followers import Positioned
+from bondflow.runtime.followers import Follower, Positioned
 from bondflow.settings import Settings
-from bondflow.wiring.bootstrap import bootstrap
+from bondflow.wiring.bootstrap import bootstrap, postgres_read_models, replay_elsewhere
 from bondflow.wiring.container import Container
-from bondflow.wiring.replay import BATCH, feed
+from bondflow.wiring.replay import BATCH, feed, pg_checksum, replay_database
+from bondflow.wiring.replay_lanes import ElsewhereFailed
 from tests.integration.test_followers import write_orders
 
 pytestmark = pytest.mark.integration
@@ -72,3 +75,57 @@ def test_a_read_model_is_handed_only_the_batches_with_its_events_and_ends_at_the
     assert len(orders.positions) == 100 + 2 * BATCH + 10
     assert orders.positions == sorted(orders.positions)
     assert all(n > 0 for n, _ in orders.calls) and orders.last == head
+
+
+def refuse_to_build(replica: Database) -> Follower:
+    raise RuntimeError("this read model cannot be built")
+
+
+def _rebuild_stream(container: Container, settings: Settings, head: int, *, elsewhere: bool) -> str | None:
+    schema = f"feed_{uuid.uuid4().hex[:8]}"
+    replica = replay_database(container.db, schema)
+    try:
+        followers = postgres_read_models(replica, container.signing_key)
+        for follower in followers:
+            follower.setup()
+        away = replay_elsewhere(settings.resolved_data_dir) if elsewhere else None
+        assert feed(container.store, followers, head, elsewhere=away, replica=replica, elsewhere_from=0) > 0
+        with replica.cursor() as cur:
+            positions = dict(cur.execute("SELECT name, position FROM projection_positions").fetchall())
+        assert {f.name: positions.get(f.name) for f in followers} == {f.name: head for f in followers}
+    finally:
+        replica.close()
+    return pg_checksum(container.db, "regulator_stream", "seq", schema, ("avro",))
+
+
+def test_read_models_fed_in_another_process_write_what_they_write_here(
+    idle_container: Container, settings: Settings
+) -> None:
+    """The regulator stream built in a process of its own (as `bondflow replay` does on a big log) holds the
+    same rows, hashes and position as built in this one: the log read once, its rows sent on."""
+    write_orders(idle_container, 2 * BATCH, cancel_every=9)
+    head = idle_container.store.head_position()
+    here = _rebuild_stream(idle_container, settings, head, elsewhere=False)
+    away = _rebuild_stream(idle_container, settings, head, elsewhere=True)
+    assert here is not None and here == away
+
+
+def test_a_read_model_failing_in_another_process_fails_the_rebuild_with_its_traceback(
+    idle_container: Container,
+) -> None:
+    write_orders(idle_container, 50)
+    head = idle_container.store.head_position()
+    replica = replay_database(idle_container.db, f"feed_{uuid.uuid4().hex[:8]}")
+    try:
+        followers = postgres_read_models(replica, idle_container.signing_key)
+        with pytest.raises(ElsewhereFailed, match="this read model cannot be built"):
+            feed(
+                idle_container.store,
+                followers,
+                head,
+                elsewhere={"orders_view": refuse_to_build},
+                replica=replica,
+                elsewhere_from=0,
+            )
+    finally:
+        replica.close()

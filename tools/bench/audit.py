@@ -22,7 +22,7 @@ from bondflow.domain.orders import Order
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.followers import Follower, Positioned
 from bondflow.security.keys import SigningKey
-from bondflow.wiring.bootstrap import clickhouse_read_models, postgres_read_models
+from bondflow.wiring.bootstrap import clickhouse_read_models, postgres_read_models, replay_elsewhere
 from bondflow.wiring.replay import feed, replay_database
 from projections.regulator.kafka_relay import CONTENT_TYPE, KafkaRelay
 from tools.bench.database import fresh_database, postgres_server
@@ -71,7 +71,18 @@ def read_log(store: EventStore, upto: int) -> float:
     return time.perf_counter() - started
 
 
-def rebuild(store: EventStore, db: Database, key: SigningKey, upto: int, with_clickhouse: bool) -> float:
+def rebuild(
+    store: EventStore,
+    db: Database,
+    key_dir: Path,
+    upto: int,
+    with_clickhouse: bool,
+    *,
+    processes: bool = True,
+) -> float:
+    """Every read model from the log, as `bondflow replay` does it (the regulator stream in a process of its
+    own unless `processes` is off); returns seconds taken."""
+    key = SigningKey.load_or_create(key_dir)
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     replica = replay_database(db, schema)
     followers: list[Follower] = list(postgres_read_models(replica, key))
@@ -81,7 +92,7 @@ def rebuild(store: EventStore, db: Database, key: SigningKey, upto: int, with_cl
     for follower in followers:
         follower.setup()
     started = time.perf_counter()
-    feed(store, followers, upto)
+    feed(store, followers, upto, elsewhere=replay_elsewhere(key_dir) if processes else None, replica=replica)
     elapsed = time.perf_counter() - started
     replica.close()
     return elapsed
@@ -186,9 +197,13 @@ def main(argv: list[str] | None = None) -> None:
             f"store: {upto:,} events written in {write_seconds:.1f}s ({upto / write_seconds:,.0f} events/s)"
         )
         raw_read = read_log(store, upto)
-        pg_rebuild = rebuild(store, db, key, upto, with_clickhouse=False)
-        full_rebuild = rebuild(store, db, key, upto, with_clickhouse=True)
+        threads_only = rebuild(store, db, workdir, upto, with_clickhouse=False, processes=False)
+        pg_rebuild = rebuild(store, db, workdir, upto, with_clickhouse=False)
+        full_rebuild = rebuild(store, db, workdir, upto, with_clickhouse=True)
         print(f"read the log (baseline)        {upto / raw_read:>12,.0f} events/s")
+        print(
+            f"rebuild PostgreSQL, 1 process  {upto / threads_only:>12,.0f} events/s   ratio {raw_read / threads_only:.3f}"
+        )
         print(
             f"rebuild PostgreSQL read models {upto / pg_rebuild:>12,.0f} events/s   ratio {raw_read / pg_rebuild:.3f}"
         )
