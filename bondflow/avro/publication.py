@@ -71,18 +71,28 @@ def _compile(schema: Any, path: str) -> Scaler | None:
 
 def _record_scaler(fields: list[tuple[str, Scaler]]) -> Scaler:
     def scale(value: Any) -> Any:
+        """`value` itself when every decimal in it fits (current events), else a copy with them scaled."""
         if not isinstance(value, dict):
             return value
-        out = dict(value)
+        out = value
         for name, inner in fields:
-            if name in out and out[name] is not None:
-                out[name] = inner(out[name])
+            given = value.get(name)
+            if given is not None:
+                scaled = inner(given)
+                if scaled is not given:
+                    if out is value:
+                        out = dict(value)
+                    out[name] = scaled
         return out
 
     return scale
 
 
 def _legacy_decimal(value: Decimal, precision: int, scale: int, path: str) -> Decimal:
+    if value.is_finite():  # the usual case, told without a quantize: no more places and digits than allowed
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= -scale and value.adjusted() + 1 + scale <= precision:
+            return value
     try:
         exact_decimal(value, precision, scale, path)
         return value  # fits: unchanged, so the canonical bytes of current events never move

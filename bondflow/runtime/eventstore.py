@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application, ProjectorFunction, Repository, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoding
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoder
 
 from bondflow.runtime import tracing
 from bondflow.runtime.aggregate_copy import copy_aggregate
-
-
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
+from bondflow.runtime.transcoder import DateAsISO, FastJSONTranscoder
 
 
 class TracingMapper(Mapper[UUID]):
@@ -82,6 +71,12 @@ class EventStore(Application[UUID]):
         )
         repository.cache = library.cache  # the library's cache as configured (AGGREGATE_CACHE_MAXSIZE)
         return repository
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON, read by `FastJSONTranscoder` (written exactly as the library writes it)."""
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=TracingMapper)

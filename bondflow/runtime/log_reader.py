@@ -23,11 +23,10 @@ import threading
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Notification
 from psycopg import sql
 from psycopg.rows import tuple_row
 
@@ -103,19 +102,22 @@ def select_after(
     return found, max(head, after)
 
 
+class _Stored(NamedTuple):
+    """What the mapper reads of a stored event (a tuple: a third of the cost of building a `Notification`)."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+
 def decode(store: EventStore, rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, str, Positioned]]:
     """Each row of `select_after` as (position, topic, the decoded event at its position)."""
     to_domain_event = store.mapper.to_domain_event
     decoded = []
     for position, originator_id, originator_version, topic, state in rows:
-        notification = Notification(
-            id=position,
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=topic,
-            state=bytes(state),
-        )
-        decoded.append((position, topic, Positioned(to_domain_event(notification), position)))
+        stored = _Stored(originator_id, originator_version, topic, bytes(state))
+        decoded.append((position, topic, Positioned(to_domain_event(cast(Any, stored)), position)))
     return decoded
 
 
