@@ -39,10 +39,14 @@ bench: $(STAMP) ## benchmarks, each against a baseline measured in the same run
 	$(BIN)/python -m tools.bench.order_paths
 	$(BIN)/python -m tools.bench.order_to_filled
 	$(BIN)/python -m tools.bench.audit
+	$(BIN)/python -m tools.bench.audit --events 1000000 --skip-kafka
 	$(BIN)/python -m tools.bench.query_waits
 	$(BIN)/python -m tools.bench.live_updates
 	$(BIN)/python -m tools.bench.filled_at_rate --rate 20 --seconds 30 --profile zero
 	$(BIN)/python -m tools.bench.filled_at_rate --rate 10 --seconds 60 --profile realistic
+
+bench-rebuild: $(STAMP) ## the rebuild of every read model from 1,000,000 events vs reading them raw (about 6 min)
+	$(BIN)/python -m tools.bench.audit --events 1000000 --skip-kafka
 
 chaos: $(STAMP) ## the killed-worker settlement chaos run (minutes, both latency profiles): workers SIGKILLed under every fault
 	$(BIN)/pytest -m chaos tests/integration/test_settlement_killed_workers.py $(PYTEST_ARGS)
@@ -57,4 +61,4 @@ ISO20022_XSD_DIR ?= $(abspath ../shared/iso20022-xsd)
 iso20022: $(STAMP) ## ISO 20022 feeds against the published XSDs (default ../shared/iso20022-xsd; see schemas/iso20022/SOURCES.md)
 	BONDFLOW_ISO20022_XSD_DIR=$${BONDFLOW_ISO20022_XSD_DIR:-$(ISO20022_XSD_DIR)} $(BIN)/pytest -m xsd tests/integration/test_iso20022.py
 
-.PHONY: help install run lint format test bench chaos fuzz-short fuzz iso20022
+.PHONY: help install run lint format test bench bench-rebuild chaos fuzz-short fuzz iso20022
