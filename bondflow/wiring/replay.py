@@ -113,6 +113,9 @@ def feed(
     builders = dict(elsewhere or {}) if upto >= elsewhere_from else {}
     if builders and replica is None:
         raise ValueError("read models elsewhere are built in a replica database: pass `replica`")
+    unknown = set(builders) - {f.name for f in followers}
+    if unknown:  # its topics would be unknown here: it would be sent nothing and still moved to the end
+        raise ValueError(f"no follower named {sorted(unknown)} to build elsewhere")
     here = [f for f in followers if f.name not in builders]
     away = [f for f in followers if f.name in builders]
     topics = frozenset().union(*(f.topics for f in followers))

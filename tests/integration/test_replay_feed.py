@@ -129,3 +129,19 @@ def test_a_read_model_failing_in_another_process_fails_the_rebuild_with_its_trac
             )
     finally:
         replica.close()
+
+
+def test_a_read_model_to_build_elsewhere_must_be_one_of_the_followers(idle_container: Container) -> None:
+    replica = replay_database(idle_container.db, f"feed_{uuid.uuid4().hex[:8]}")
+    try:
+        with pytest.raises(ValueError, match="no follower named"):
+            feed(
+                idle_container.store,
+                [],
+                10,
+                elsewhere={"nobody": refuse_to_build},
+                replica=replica,
+                elsewhere_from=0,
+            )
+    finally:
+        replica.close()
