@@ -1,6 +1,6 @@
 """Read-your-writes: a query with `min_position` waits (bounded) until its read model has caught up.
 
-`caught_up(read_model)` is a route dependency. It runs on the event loop, so a waiting request holds no
+`caught_up(read_model, ...)` is a route dependency naming every read model the route reads. It runs on the event loop, so a waiting request holds no
 worker thread: a position beyond the head of the log is refused at once (`400 BF-QRY-002`), a position the
 read model has reached passes at once, anything else parks in `bondflow.runtime.position_waits` for up to
 `BONDFLOW_QUERY_WAIT_SECONDS` (then `503 BF-QRY-001` with `Retry-After`).
@@ -8,6 +8,8 @@ read model has reached passes at once, anything else parks in `bondflow.runtime.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Depends
@@ -33,15 +35,18 @@ def _reached_or_beyond(container: Container, follower: str, target: int) -> bool
     return False
 
 
-async def await_position(container: Container, follower: str, min_position: int | None) -> None:
+async def await_position(
+    container: Container, follower: str, min_position: int | None, *, timeout: float | None = None
+) -> None:
     if min_position is None:
         return
     if await run_in_threadpool(_reached_or_beyond, container, follower, min_position):
         container.metrics.query_waits.labels("reached").inc()
         return
     details = {"min_position": min_position, "projection": follower}
+    wait_seconds = container.settings.query_wait_seconds if timeout is None else max(timeout, 0.0)
     try:
-        reached = await container.waits.wait(follower, min_position, container.settings.query_wait_seconds)
+        reached = await container.waits.wait(follower, min_position, wait_seconds)
     except WaitersExhausted as exc:
         container.metrics.query_waits.labels("busy").inc()
         raise ProjectionBehind(
@@ -55,13 +60,25 @@ async def await_position(container: Container, follower: str, min_position: int 
     container.metrics.query_waits.labels("reached").inc()
 
 
-def caught_up(follower: str) -> Any:
-    """A dependency (for a route's `dependencies=[...]`) that waits for `follower` to reach `min_position`;
-    it authenticates first, so anonymous callers cannot fill the bounded set of waiters."""
+def caught_up(*followers: str) -> Any:
+    """A dependency (for a route's `dependencies=[...]`) that waits until every read model the route reads
+    has reached `min_position`, within one `BONDFLOW_QUERY_WAIT_SECONDS` for all of them; it authenticates
+    first, so anonymous callers cannot fill the bounded set of waiters."""
+    if not followers:
+        raise ValueError("caught_up needs the read models the route reads")
 
     async def wait_for_read_model(
         container: ContainerDep, _principal: CurrentPrincipal, min_position: MinPosition = None
     ) -> None:
-        await await_position(container, follower, min_position)
+        await await_positions(container, followers, min_position)
 
     return Depends(wait_for_read_model)
+
+
+async def await_positions(container: Container, followers: Iterable[str], min_position: int | None) -> None:
+    """Wait for each of `followers` to reach `min_position`, all within one query wait."""
+    if min_position is None:
+        return
+    deadline = time.monotonic() + container.settings.query_wait_seconds
+    for follower in followers:
+        await await_position(container, follower, min_position, timeout=deadline - time.monotonic())

@@ -29,7 +29,11 @@ def _pdf(body: bytes, filename: str) -> Response:
     return Response(body, media_type=PDF, headers={"Content-Disposition": f'inline; filename="{filename}"'})
 
 
-@router.get("/trades/{trade_id}/contract-note", response_model=None, dependencies=[caught_up("trades_view")])
+@router.get(
+    "/trades/{trade_id}/contract-note",
+    response_model=None,
+    dependencies=[caught_up("trades_view", "instruments_view")],
+)
 def get_contract_note(
     trade_id: Annotated[str, Path(max_length=64)],
     principal: PortfolioReader,
@@ -43,7 +47,11 @@ def get_contract_note(
     return ok(note, request_id, units="INR; prices per 100 face")
 
 
-@router.get("/portfolio/statements", response_model=None, dependencies=[caught_up("corporate_actions_view")])
+@router.get(
+    "/portfolio/statements",
+    response_model=None,
+    dependencies=[caught_up("trades_view", "instruments_view", "corporate_actions_view")],
+)
 def get_statement(
     principal: PortfolioReader,
     container: ContainerDep,

@@ -32,7 +32,7 @@ AS_OF_READ_MODELS = frozenset(
 PortfolioReader = Annotated[Principal, Depends(require_scope("portfolio:read"))]
 
 
-@router.get("/holdings", dependencies=[caught_up("holdings_view")])
+@router.get("/holdings", dependencies=[caught_up("holdings_view", "instruments_view")])
 def get_holdings(
     principal: PortfolioReader,
     container: ContainerDep,
@@ -79,7 +79,9 @@ def _holdings_as_of(
     return ok(data, request_id, units=UNITS, as_of_position=upto)
 
 
-@router.get("/coupons", dependencies=[caught_up("holdings_view")])
+@router.get(
+    "/coupons", dependencies=[caught_up("holdings_view", "instruments_view", "corporate_actions_view")]
+)
 def get_coupons(
     principal: PortfolioReader,
     container: ContainerDep,

@@ -23,9 +23,10 @@ router = APIRouter(prefix="/v1/reports/iso20022", tags=["reports"])
 ReportsReader = Annotated[Principal, Depends(require_scope("reports:read"))]
 Message = Literal["sese.023", "sese.025", "semt.002", "seev.036", "camt.053"]
 MAX_DAYS = 366
+ISO20022_READ_MODELS = ("trades_view", "instruments_view", "corporate_actions_view", "escrow_view")
 
 
-@router.get("/{message}", response_model=None, dependencies=[caught_up("corporate_actions_view")])
+@router.get("/{message}", response_model=None, dependencies=[caught_up(*ISO20022_READ_MODELS)])
 def get_iso20022(
     message: Annotated[Message, Path()],
     _principal: ReportsReader,

@@ -36,6 +36,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "tds": corporate_action_queries.TDS_REPORT_COLUMNS,
     "corporate-actions": corporate_action_queries.CA_REPORT_COLUMNS,
 }
+READ_MODELS: dict[str, tuple[str, ...]] = {  # what each report reads, for `min_position`
+    "trades": ("trades_view",),
+    "positions": ("holdings_view",),
+    "tds": ("corporate_actions_view",),
+    "corporate-actions": ("corporate_actions_view",),
+}
 
 
 def rows_for(db: Database, report: str, start: date, end: date) -> list[tuple[Any, ...]]:

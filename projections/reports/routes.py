@@ -7,20 +7,28 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 
-from bondflow.api.deps import ContainerDep, IsoDate, require_scope
+from bondflow.api.deps import ContainerDep, CurrentPrincipal, IsoDate, MinPosition, require_scope
 from bondflow.errors import InvalidRequest
 from bondflow.security.principal import Principal
+from projections.base.waiting import await_positions
 from projections.reports import extracts as reports
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 ReportsReader = Annotated[Principal, Depends(require_scope("reports:read"))]
 MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+Report = Annotated[Literal["trades", "positions", "tds", "corporate-actions"], Path()]
 
 
-@router.get("/{report}")
+async def _report_caught_up(
+    report: Report, container: ContainerDep, _principal: CurrentPrincipal, min_position: MinPosition = None
+) -> None:
+    await await_positions(container, reports.READ_MODELS[report], min_position)
+
+
+@router.get("/{report}", dependencies=[Depends(_report_caught_up)])
 def get_report(
-    report: Annotated[Literal["trades", "positions", "tds", "corporate-actions"], Path()],
+    report: Report,
     _principal: ReportsReader,
     container: ContainerDep,
     from_: Annotated[IsoDate, Query(alias="from")],

@@ -91,21 +91,23 @@ def test_coupons_reports_and_certificates(
     assert all(D(c["net"]) == D(c["gross"]) - D(c["tds"]) for c in paid)
 
     ops = bearer(container, Role.OPS)
-    tds = client.get("/v1/reports/tds?from=2026-12-01&to=2027-03-31", headers=ops)
+    tds = client.get(f"/v1/reports/tds?from=2026-12-01&to=2027-03-31&min_position={head}", headers=ops)
     assert tds.status_code == 200, tds.text
     rows = list(csv.DictReader(io.StringIO(tds.text)))
     assert [(r["user_id"], r["tds_rule"], r["tds_section"]) for r in rows][1:] == [
         (holder, "s193", "193")
     ] * 2
-    actions = client.get("/v1/reports/corporate-actions?from=2026-12-01&to=2027-03-31", headers=ops)
+    actions = client.get(
+        f"/v1/reports/corporate-actions?from=2026-12-01&to=2027-03-31&min_position={head}", headers=ops
+    )
     kinds = [
         (r["action"], r["state"]) for r in csv.DictReader(io.StringIO(actions.text)) if r["isin"] == isin
     ]
     assert kinds == [("coupon", "completed")] * 3 + [("redemption", "completed")]
 
-    q4 = client.get("/v1/tax/tds-certificates?financial_year=2026-27&quarter=4", headers=headers).json()[
-        "data"
-    ]
+    q4 = client.get(
+        f"/v1/tax/tds-certificates?financial_year=2026-27&quarter=4&min_position={head}", headers=headers
+    ).json()["data"]
     assert q4["quarter"] == "Q4 (Jan-Mar)" and q4["assessment_year"] == "2027-28"
     (deductor,) = q4["deductors"]
     assert [p["date_of_payment"] for p in deductor["payments"]] == ["2027-01-11", "2027-02-10"]

@@ -150,3 +150,39 @@ def test_waiting_is_bounded_and_counted(container: Container, lagging_instrument
     assert [a.status_code for a in answers] == [200] * 3
     assert 'bondflow_query_waits_total{outcome="busy"} 1.0' in metrics
     assert "bondflow_query_waiting_requests 3.0" in metrics
+
+
+def test_a_route_waits_for_every_read_model_it_reads(container: Container) -> None:
+    """The coupon calendar reads holdings, instruments and the corporate-actions payments; the statement
+    reads trades, instruments and corporate actions; the TDS report reads corporate actions. With only the corporate-actions view behind, both
+    wait for it (and say so), where waiting for the first read model alone would answer without a payment
+    already in the log: a flaky CI run of `test_coupons_reports_and_certificates` showed exactly that."""
+    holder = f"lagging-ca-{uuid.uuid4().hex[:8]}"
+    investor = bearer(container, Role.INVESTOR, holder)
+    ops = bearer(container, Role.OPS)
+    container.followers["corporate_actions_view"].stop()
+    view = container.followers["corporate_actions_view"].follower
+
+    async def run() -> list[httpx.Response]:
+        async with _client(container) as client:
+            filed = await client.post(
+                "/v1/tax/declarations", json={"form": "15G", "financial_year": "2026-27"}, headers=investor
+            )
+            assert filed.status_code == 202, filed.text
+            params = {"min_position": filed.json()["meta"]["position"]}
+            assert view.position() < params["min_position"]
+            statement = {**params, "from": "2026-04-01", "to": "2026-12-31"}
+            return [
+                await client.get("/v1/portfolio/coupons", params=params, headers=investor),
+                await client.get("/v1/portfolio/statements", params=statement, headers=investor),
+                await client.get("/v1/portfolio/holdings", params=params, headers=investor),
+                await client.get("/v1/reports/tds", params=statement, headers=ops),
+            ]
+
+    container.settings = container.settings.model_copy(update={"query_wait_seconds": 0.5})
+    coupons, statement, holdings, report = asyncio.run(run())
+    for behind in (coupons, statement, report):
+        assert behind.status_code == 503, behind.text
+        error = behind.json()["error"]
+        assert (error["code"], error["details"]["projection"]) == ("BF-QRY-001", "corporate_actions_view")
+    assert holdings.status_code == 200, holdings.text  # holdings do not read corporate actions
