@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from bondflow.adapters.postgres import Database, conninfo
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.followers import Follower
 from bondflow.runtime.log_reader import decode, select_after
+from bondflow.wiring.replay_indexes import indexes_after_load
 from bondflow.wiring.replay_lanes import Builder, ElsewhereLanes, Lanes
 
 BATCH = 2000
@@ -109,13 +111,28 @@ def feed(
     is handed only batches that hold events for it (`Lanes`). With `elsewhere` (follower name → how to
     build it there, in `replica`) and a log of at least `elsewhere_from` events, those followers run in a
     process of their own, sent the rows of their topics as they are read (`ElsewhereLanes`); the instances
-    in `followers` with those names are then only descriptions (their tables, for the checksums)."""
+    in `followers` with those names are then only descriptions (their tables, for the checksums).
+
+    `replica` is the fresh database the read models are built in: its secondary indexes are dropped first
+    and built once the load is done (`indexes_after_load`). Never pass the live database."""
     builders = dict(elsewhere or {}) if upto >= elsewhere_from else {}
     if builders and replica is None:
         raise ValueError("read models elsewhere are built in a replica database: pass `replica`")
     unknown = set(builders) - {f.name for f in followers}
     if unknown:  # its topics would be unknown here: it would be sent nothing and still moved to the end
         raise ValueError(f"no follower named {sorted(unknown)} to build elsewhere")
+    with indexes_after_load(replica, followers) if replica is not None else nullcontext():
+        return _feed(store, followers, upto, progress, builders, replica)
+
+
+def _feed(
+    store: EventStore,
+    followers: Sequence[Follower],
+    upto: int,
+    progress: Callable[[int, int], None] | None,
+    builders: dict[str, Builder],
+    replica: Database | None,
+) -> int:
     here = [f for f in followers if f.name not in builders]
     away = [f for f in followers if f.name in builders]
     topics = frozenset().union(*(f.topics for f in followers))

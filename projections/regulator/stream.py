@@ -55,6 +55,11 @@ class RegulatorStreamProjector(PostgresProjector):
     # the checkpoints are left out: their `created_at` is the time of signing, never the same in a rebuild
     tables: ClassVar[dict[str, str]] = {"regulator_stream": "seq"}
     derived: ClassVar[dict[str, tuple[str, ...]]] = {"regulator_stream": ("avro",)}  # from the record
+    # only guards against a duplicate: a rebuild adds them back once loaded (bondflow.wiring.replay_indexes)
+    built_after_load: ClassVar[tuple[str, ...]] = (
+        "regulator_stream_event_id_key",
+        "regulator_stream_position_key",
+    )
     topics = frozenset(TOPICS)
     ddl = DDL
 

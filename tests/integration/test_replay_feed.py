@@ -145,3 +145,66 @@ def test_a_read_model_to_build_elsewhere_must_be_one_of_the_followers(idle_conta
             )
     finally:
         replica.close()
+
+
+def _index_catalog(replica: Database) -> set[tuple[str, str, str]]:
+    """(table, index, definition) of every index in the replica's schema, the schema's name left out."""
+    with replica.cursor() as cur:
+        rows = cur.execute(
+            "SELECT tablename, indexname, replace(indexdef, current_schema() || '.', '')"
+            " FROM pg_indexes WHERE schemaname = current_schema()"
+        ).fetchall()
+    return {(str(t), str(i), str(d)) for t, i, d in rows}
+
+
+@dataclass
+class CatalogWatcher:
+    """Follows order events and, on its first batch, notes which indexes exist while the load runs."""
+
+    replica: Database
+    name: str = "catalog_watcher"
+    topics: frozenset[str] = frozenset({get_topic(Order.OrderPlaced)})
+    during: set[tuple[str, str, str]] | None = None
+
+    def setup(self) -> None:
+        pass
+
+    def position(self) -> int:
+        return 0
+
+    def process(self, events: Sequence[Positioned], upto: int) -> None:
+        if self.during is None:
+            self.during = _index_catalog(self.replica)
+
+
+def test_a_rebuild_builds_secondary_indexes_after_its_load_and_ends_with_every_one(
+    idle_container: Container,
+) -> None:
+    """Non-unique indexes and the regulator stream's `event_id`/`position` constraints are absent while the
+    read models load and all there, as their DDL defines them, once the rebuild is done; primary keys (and
+    unique keys projectors update by) stay throughout."""
+    head = write_orders(idle_container, 300, cancel_every=7)
+    replica = replay_database(idle_container.db, f"feed_{uuid.uuid4().hex[:8]}")
+    try:
+        followers = postgres_read_models(replica, idle_container.signing_key)
+        for follower in followers:
+            follower.setup()
+        before = _index_catalog(replica)
+        watcher = CatalogWatcher(replica)
+        feed(idle_container.store, [*followers, watcher], head, replica=replica)
+        after = _index_catalog(replica)
+    finally:
+        replica.close()
+    assert after == before
+    assert watcher.during is not None
+    deferred = {index for _, index, _ in before - watcher.during}
+    assert {
+        "orders_view_created",
+        "orders_view_user_created",
+        "user_feed_user_position",
+        "regulator_stream_event_id_key",
+        "regulator_stream_position_key",
+    } <= deferred
+    kept = {index for _, index, _ in watcher.during}
+    assert {"orders_view_pkey", "regulator_stream_pkey", "escrow_balances_account_id_key"} <= kept
+    assert not any(index.endswith("_pkey") for index in deferred)
