@@ -121,6 +121,33 @@ def decode(store: EventStore, rows: Sequence[tuple[Any, ...]]) -> list[tuple[int
     return decoded
 
 
+class Undecoded(NamedTuple):
+    """A stored event handed on as it was read, for a follower that reads its stored JSON itself
+    (`reads_undecoded`); `decode()` gives the event wherever that follower needs it after all."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+    mapper: Any
+
+    def decode(self) -> Any:
+        return self.mapper.to_domain_event(_Stored(*self[:4]))
+
+
+def undecoded(store: EventStore, rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, str, Positioned]]:
+    """Each row of `select_after` as (position, topic, the stored event, not decoded, at its position)."""
+    mapper = store.mapper
+    return [
+        (
+            position,
+            topic,
+            Positioned(cast(Any, Undecoded(oid, version, topic, bytes(state), mapper)), position),
+        )
+        for position, oid, version, topic, state in rows
+    ]
+
+
 class LogReader:
     """The process's one reader of the log; followers call `read` from their own threads."""
 

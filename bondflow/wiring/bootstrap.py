@@ -6,6 +6,7 @@ import functools
 import logging
 from datetime import UTC, timedelta
 from pathlib import Path
+from typing import cast
 
 from bondflow.adapters.clickhouse import ClickHouse, default_dsn
 from bondflow.adapters.postgres import Database, eventsourcing_env, start_embedded_postgres
@@ -262,15 +263,25 @@ def postgres_read_models(
     ]
 
 
-def regulator_stream_elsewhere(key_dir: Path, replica: Database) -> RegulatorStreamProjector:
-    """The regulator stream as `postgres_read_models` builds it for a replay, built in another process (a
-    replay's heaviest read model: it canonicalises, hashes and chains every event)."""
-    return RegulatorStreamProjector(replica, SigningKey.load_or_create(key_dir).sign, frames=False)
+def postgres_read_model_elsewhere(key_dir: Path, name: str, replica: Database) -> PostgresProjector:
+    """The read model `name` as `postgres_read_models` builds it for a replay, built in another process."""
+    key = SigningKey.load_or_create(key_dir)
+    return next(f for f in postgres_read_models(replica, key) if f.name == name)
 
 
-def replay_elsewhere(key_dir: Path) -> dict[str, Builder]:
-    """What a rebuild runs in a process of its own (`bondflow.wiring.replay.feed`)."""
-    return {RegulatorStreamProjector.name: functools.partial(regulator_stream_elsewhere, key_dir)}
+def replay_elsewhere(key_dir: Path) -> list[dict[str, Builder]]:
+    """The processes a rebuild runs its PostgreSQL read models in (`bondflow.wiring.replay.feed`): the
+    regulator stream in one (it reads the stored JSON itself and hashes and chains every event), every
+    other read model in another (decoding the log once for all of them), and this process only reads the
+    log and sends it on, besides any ClickHouse read model (chDB: one process per data path)."""
+    key = SigningKey.load_or_create(key_dir)
+    names = [f.name for f in postgres_read_models(cast(Database, None), key)]  # their names only: no database
+
+    def built(name: str) -> Builder:
+        return functools.partial(postgres_read_model_elsewhere, key_dir, name)
+
+    stream = RegulatorStreamProjector.name
+    return [{stream: built(stream)}, {name: built(name) for name in names if name != stream}]
 
 
 def clickhouse_read_models(clickhouse: ClickHouse) -> list[ClickHouseProjector]:

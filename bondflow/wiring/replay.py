@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg import sql
@@ -99,7 +99,7 @@ def feed(
     upto: int,
     progress: Callable[[int, int], None] | None = None,
     *,
-    elsewhere: Mapping[str, Builder] | None = None,
+    elsewhere: Sequence[Mapping[str, Builder]] = (),
     replica: Database | None = None,
     elsewhere_from: int = ELSEWHERE_FROM,
 ) -> int:
@@ -108,21 +108,25 @@ def feed(
 
     Each follower applies its batches in order in its own thread while the next batch is read, so one
     read model's database round trips overlap with another's Python work and with the reading. A follower
-    is handed only batches that hold events for it (`Lanes`). With `elsewhere` (follower name → how to
-    build it there, in `replica`) and a log of at least `elsewhere_from` events, those followers run in a
-    process of their own, sent the rows of their topics as they are read (`ElsewhereLanes`); the instances
-    in `followers` with those names are then only descriptions (their tables, for the checksums).
+    is handed only batches that hold events for it (`Lanes`). With `elsewhere` (one mapping per process:
+    follower name → how to build it there, in `replica`) and a log of at least `elsewhere_from` events,
+    those followers run in processes of their own, each sent the rows of its followers' topics as they are
+    read (`ElsewhereLanes`); the instances in `followers` with those names are then only descriptions
+    (their tables, for the checksums). With every follower elsewhere, this process only reads and sends.
 
     `replica` is the fresh database the read models are built in: its secondary indexes are dropped first
     and built once the load is done (`indexes_after_load`). Never pass the live database."""
-    builders = dict(elsewhere or {}) if upto >= elsewhere_from else {}
-    if builders and replica is None:
+    groups = [dict(group) for group in elsewhere if group] if upto >= elsewhere_from else []
+    if groups and replica is None:
         raise ValueError("read models elsewhere are built in a replica database: pass `replica`")
-    unknown = set(builders) - {f.name for f in followers}
+    names = [name for group in groups for name in group]
+    if len(names) != len(set(names)):
+        raise ValueError(f"a read model to build in two processes: {sorted(names)}")
+    unknown = set(names) - {f.name for f in followers}
     if unknown:  # its topics would be unknown here: it would be sent nothing and still moved to the end
         raise ValueError(f"no follower named {sorted(unknown)} to build elsewhere")
     with indexes_after_load(replica, followers) if replica is not None else nullcontext():
-        return _feed(store, followers, upto, progress, builders, replica)
+        return _feed(store, followers, upto, progress, groups, replica)
 
 
 def _feed(
@@ -130,38 +134,37 @@ def _feed(
     followers: Sequence[Follower],
     upto: int,
     progress: Callable[[int, int], None] | None,
-    builders: dict[str, Builder],
+    groups: list[dict[str, Builder]],
     replica: Database | None,
 ) -> int:
-    here = [f for f in followers if f.name not in builders]
-    away = [f for f in followers if f.name in builders]
+    away = {name for group in groups for name in group}
+    here = [f for f in followers if f.name not in away]
     topics = frozenset().union(*(f.topics for f in followers))
     lanes = Lanes(here)
-    others = (
-        ElsewhereLanes(list(builders.values()), frozenset().union(*(f.topics for f in away)), store, replica)
-        if builders and replica is not None
-        else None
-    )
+    others: list[ElsewhereLanes] = []
     start, read = 0, 0
     try:
+        for group in groups:
+            wanted = frozenset().union(*(f.topics for f in followers if f.name in group))
+            others.append(ElsewhereLanes(list(group.values()), wanted, store, cast(Database, replica)))
         while start < upto:
             rows, last = select_after(store, start, topics, BATCH, stop=upto)
             if last <= start:
                 break
-            if others is not None:
-                others.hand(rows, last)
+            for other in others:
+                other.hand(rows, last)
             lanes.hand(decode(store, rows) if here else [], last)
             read += len(rows)
             start = last
             if progress is not None:
                 progress(read, last)
-        if others is not None:
-            others.finish(start)
+        for other in others:
+            other.finish(start)
         lanes.finish(start)
     finally:
         lanes.close()
-        if others is not None:
-            others.close()
+        for other in others:
+            other.close()
     return read
 
 
@@ -283,7 +286,7 @@ def run_replay(
     as_of: str | None = None,
     switch: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    elsewhere: Mapping[str, Builder] | None = None,
+    elsewhere: Sequence[Mapping[str, Builder]] = (),
 ) -> ReplayReport:
     """Rebuild, compare (against the live read models when replaying to the head), optionally switch."""
     head = store.head_position()

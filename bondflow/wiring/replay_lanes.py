@@ -2,9 +2,9 @@
 its own thread (`Lanes`), or to read models in a process of their own (`ElsewhereLanes`).
 
 A rebuild is Python-bound: one process with every read model keeps one core busy under the GIL, however
-many threads it runs. Read models built in another process take their share of the work to the other
-core. That process is sent the stored rows of its read models' topics as they were read (the log is still
-read once); it decodes them itself, feeds its read models through its own `Lanes`, and acknowledges each
+many threads it runs. Read models built in other processes take their share of the work to the other
+core (`bondflow replay` runs two: the regulator stream, and every other PostgreSQL read model). That process is sent the stored rows of its read models' topics as they were read (the log is still
+read once); it decodes them itself (or hands them on undecoded to read models that read stored JSON), feeds its read models through its own `Lanes`, and acknowledges each
 batch, so at most `DEPTH` batches are ever on their way to it. Its read models keep their positions in
 their own transactions, exactly as here, so where a read model runs changes nothing it writes.
 """
@@ -23,7 +23,7 @@ from uuid import UUID
 from bondflow.adapters.postgres import Database
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.followers import Follower, Positioned
-from bondflow.runtime.log_reader import ORIGINATOR_ID, TOPIC, decode
+from bondflow.runtime.log_reader import ORIGINATOR_ID, TOPIC, decode, undecoded
 
 AHEAD = 2  # batches handed to a read model beyond the one it is applying
 DEPTH = 8  # batches on their way to another process, not yet acknowledged (a batch is ~1 MB of rows)
@@ -107,11 +107,18 @@ class ElsewhereLanes:
             return
         while self._unacknowledged >= DEPTH:
             self._answer()
-        self._conn.send(("batch", mine, last))
+        self._send(("batch", mine, last))
         self._unacknowledged += 1
 
+    def _send(self, message: tuple[str, Any, int]) -> None:
+        try:
+            self._conn.send(message)
+        except OSError:  # the other process is gone: its last word says why (its traceback, or its exit)
+            while True:
+                self._answer()
+
     def finish(self, last: int) -> None:
-        self._conn.send(("end", [], last))
+        self._send(("end", [], last))
         while self._answer() != "done":
             pass
         self._process.join(timeout=30)
@@ -141,17 +148,24 @@ def serve(builders: Sequence[Builder], env: dict[str, str], replica_url: str, co
     store: EventStore | None = None
     replica = Database(replica_url, pool_size=4, name="replay-elsewhere")
     try:
-        store = EventStore(env={**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1"})
+        # it only decodes (no table to create: the log exists, and two such processes creating it at once
+        # collide in PostgreSQL's catalog: "tuple concurrently updated")
+        store = EventStore(
+            env={**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "1", "CREATE_TABLE": "no"}
+        )
         replica.open()
         lanes = Lanes([build(replica) for build in builders])
+        # read models that read the stored JSON themselves are handed it undecoded (the regulator stream
+        # takes its canonical form from the text: decoding first was half its work)
+        as_stored = all(getattr(f, "reads_undecoded", False) for f in lanes.followers)
         while True:
             kind, rows, last = conn.recv()
             if kind == "end":
                 lanes.finish(last)
                 conn.send(("done", None))
                 return
-            decoded = decode(store, [(r[0], UUID(bytes=r[1]), r[2], r[3], r[4]) for r in rows])
-            lanes.hand(decoded, last)
+            stored = [(r[0], UUID(bytes=r[1]), r[2], r[3], r[4]) for r in rows]
+            lanes.hand(undecoded(store, stored) if as_stored else decode(store, stored), last)
             conn.send(("ack", None))
     except BaseException:
         conn.send(("error", traceback.format_exc()))

@@ -18,7 +18,9 @@ from bondflow.audit.records import TOPICS
 from bondflow.avro.contracts import current_contracts
 from bondflow.avro.encoding import encode
 from bondflow.avro.publication import published_record
+from bondflow.avro.stored_publication import stored_canonical_form
 from bondflow.runtime.followers import Positioned
+from bondflow.runtime.log_reader import Undecoded
 from projections.base.postgres import PostgresProjector
 
 CHECKPOINT_EVERY = 1000
@@ -56,6 +58,7 @@ class RegulatorStreamProjector(PostgresProjector):
     tables: ClassVar[dict[str, str]] = {"regulator_stream": "seq"}
     derived: ClassVar[dict[str, tuple[str, ...]]] = {"regulator_stream": ("avro",)}  # from the record
     # only guards against a duplicate: a rebuild adds them back once loaded (bondflow.wiring.replay_indexes)
+    reads_undecoded: ClassVar[bool] = True  # a rebuild may hand it stored events as read (`_form`)
     built_after_load: ClassVar[tuple[str, ...]] = (
         "regulator_stream_event_id_key",
         "regulator_stream_position_key",
@@ -91,13 +94,12 @@ class RegulatorStreamProjector(PostgresProjector):
             )
         lines: list[str] = []
         for item in events:
-            record = published_record(item.event)
-            form = canonical_form(record)  # ids and times as the text the hash covers, also what COPY takes
+            form, record = self._form(item.event)  # ids and times as the text the hash covers, as COPY takes
             body = bytes_of(form)
             seq += 1
             previous = link(previous, body)
             self._frontier.append(previous)
-            frame = encode(record, self.contracts[record["topic"]]) if self.frames else None
+            frame = encode(record, self.contracts[record["topic"]]) if record is not None else None
             lines.append(
                 f"{seq}\t{item.position}\t{form['event_id']}\t{_text(form['topic'])}\t"
                 f"{_text(form['event_type'])}\t{form['aggregate_id']}\t{form['recorded_at']}\t"
@@ -111,6 +113,20 @@ class RegulatorStreamProjector(PostgresProjector):
                 " recorded_at, body, hash, avro) FROM STDIN"
             ) as copy:
                 copy.write("".join(lines))
+
+    def _form(self, event: Any) -> tuple[Any, dict[str, Any] | None]:
+        """(the canonical form, the record when its Avro frame is kept): from the stored JSON itself when
+        handed undecoded and no frame is kept, else from the decoded event."""
+        if type(event) is Undecoded:
+            if not self.frames:
+                form = stored_canonical_form(
+                    event.topic, event.originator_id, event.originator_version, event.state
+                )
+                if form is not None:
+                    return form, None
+            event = event.decode()
+        record = published_record(event)
+        return canonical_form(record), record if self.frames else None
 
     def _checkpoint(self, cur: Any, seq: int) -> None:
         """Sign the Merkle root over the first `seq` hashes (the frontier stands at `seq` when called)."""

@@ -16,7 +16,14 @@ from bondflow.runtime.followers import Follower, Positioned
 from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap, postgres_read_models, replay_elsewhere
 from bondflow.wiring.container import Container
-from bondflow.wiring.replay import BATCH, feed, pg_checksum, replay_database
+from bondflow.wiring.replay import (
+    BATCH,
+    derived_columns,
+    feed,
+    owned_tables,
+    pg_checksum,
+    replay_database,
+)
 from bondflow.wiring.replay_lanes import ElsewhereFailed
 from tests.integration.test_followers import write_orders
 
@@ -81,33 +88,42 @@ def refuse_to_build(replica: Database) -> Follower:
     raise RuntimeError("this read model cannot be built")
 
 
-def _rebuild_stream(container: Container, settings: Settings, head: int, *, elsewhere: bool) -> str | None:
+def _rebuild(
+    container: Container, settings: Settings, head: int, *, elsewhere: bool
+) -> dict[str, str | None]:
+    """Every PostgreSQL read model rebuilt to `head`: each table's checksum."""
     schema = f"feed_{uuid.uuid4().hex[:8]}"
     replica = replay_database(container.db, schema)
     try:
         followers = postgres_read_models(replica, container.signing_key)
         for follower in followers:
             follower.setup()
-        away = replay_elsewhere(settings.resolved_data_dir) if elsewhere else None
+        away = replay_elsewhere(settings.resolved_data_dir) if elsewhere else []
         assert feed(container.store, followers, head, elsewhere=away, replica=replica, elsewhere_from=0) > 0
         with replica.cursor() as cur:
             positions = dict(cur.execute("SELECT name, position FROM projection_positions").fetchall())
         assert {f.name: positions.get(f.name) for f in followers} == {f.name: head for f in followers}
     finally:
         replica.close()
-    return pg_checksum(container.db, "regulator_stream", "seq", schema, ("avro",))
+    leave_out = derived_columns(followers)
+    return {
+        table: pg_checksum(container.db, table, key, schema, leave_out.get(table, ()))
+        for table, key in owned_tables(followers).items()
+    }
 
 
-def test_read_models_fed_in_another_process_write_what_they_write_here(
+def test_read_models_fed_in_other_processes_write_what_they_write_here(
     idle_container: Container, settings: Settings
 ) -> None:
-    """The regulator stream built in a process of its own (as `bondflow replay` does on a big log) holds the
-    same rows, hashes and position as built in this one: the log read once, its rows sent on."""
+    """Every read model built in the processes `bondflow replay` uses on a big log (the regulator stream in
+    one, reading stored JSON itself; the others in another) holds the same rows, hashes and positions as
+    built in this one: the log read once, its rows sent on."""
     write_orders(idle_container, 2 * BATCH, cancel_every=9)
     head = idle_container.store.head_position()
-    here = _rebuild_stream(idle_container, settings, head, elsewhere=False)
-    away = _rebuild_stream(idle_container, settings, head, elsewhere=True)
-    assert here is not None and here == away
+    here = _rebuild(idle_container, settings, head, elsewhere=False)
+    away = _rebuild(idle_container, settings, head, elsewhere=True)
+    assert here["regulator_stream"] is not None and here["orders_view"] is not None
+    assert here == away
 
 
 def test_a_read_model_failing_in_another_process_fails_the_rebuild_with_its_traceback(
@@ -123,7 +139,7 @@ def test_a_read_model_failing_in_another_process_fails_the_rebuild_with_its_trac
                 idle_container.store,
                 followers,
                 head,
-                elsewhere={"orders_view": refuse_to_build},
+                elsewhere=[{"orders_view": refuse_to_build}],
                 replica=replica,
                 elsewhere_from=0,
             )
@@ -139,7 +155,7 @@ def test_a_read_model_to_build_elsewhere_must_be_one_of_the_followers(idle_conta
                 idle_container.store,
                 [],
                 10,
-                elsewhere={"nobody": refuse_to_build},
+                elsewhere=[{"nobody": refuse_to_build}],
                 replica=replica,
                 elsewhere_from=0,
             )

@@ -92,7 +92,7 @@ def rebuild(
     for follower in followers:
         follower.setup()
     started = time.perf_counter()
-    feed(store, followers, upto, elsewhere=replay_elsewhere(key_dir) if processes else None, replica=replica)
+    feed(store, followers, upto, elsewhere=replay_elsewhere(key_dir) if processes else [], replica=replica)
     elapsed = time.perf_counter() - started
     replica.close()
     return elapsed
