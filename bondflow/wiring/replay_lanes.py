@@ -17,8 +17,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any
-from uuid import UUID
+from typing import Any, cast
+from uuid import UUID, SafeUUID
 
 from bondflow.adapters.postgres import Database
 from bondflow.runtime.eventstore import EventStore
@@ -142,6 +142,20 @@ class ElsewhereLanes:
         return str(kind)
 
 
+def uuid_of(
+    raw: bytes,
+    new: Any = object.__new__,
+    assign: Any = object.__setattr__,
+    from_bytes: Any = int.from_bytes,
+    unknown: SafeUUID = SafeUUID.unknown,
+) -> UUID:
+    """`UUID(bytes=raw)` built directly (its `__init__` checks every spelling of a UUID: 2.5x slower)."""
+    value = new(UUID)
+    assign(value, "int", from_bytes(raw, "big"))
+    assign(value, "is_safe", unknown)
+    return cast(UUID, value)
+
+
 def serve(builders: Sequence[Builder], env: dict[str, str], replica_url: str, conn: Connection) -> None:
     """The other process: build the read models, then decode and apply each batch sent until the end."""
     lanes: Lanes | None = None
@@ -164,7 +178,7 @@ def serve(builders: Sequence[Builder], env: dict[str, str], replica_url: str, co
                 lanes.finish(last)
                 conn.send(("done", None))
                 return
-            stored = [(r[0], UUID(bytes=r[1]), r[2], r[3], r[4]) for r in rows]
+            stored = [(r[0], uuid_of(r[1]), r[2], r[3], r[4]) for r in rows]
             lanes.hand(undecoded(store, stored) if as_stored else decode(store, stored), last)
             conn.send(("ack", None))
     except BaseException:

@@ -22,6 +22,7 @@ from bondflow.domain.kyc import KycCase
 from bondflow.domain.orders import Order
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.transcoder import FastJSONTranscoder
+from bondflow.wiring.replay_lanes import uuid_of
 
 PLACED = get_topic(Order.OrderPlaced)  # decimals (qty, limit) at their contract's scale
 STARTED = get_topic(KycCase.Started)
@@ -137,3 +138,15 @@ def test_what_it_cannot_read_by_its_text_is_left_to_the_general_path() -> None:
     assert check(PLACED, placed(extra=2**64)) is None  # orjson reads it as a float
     assert check("bondflow.domain.never:Happened", placed()) is None
     assert check(PLACED, {k: v for k, v in placed().items() if k != "timestamp"}) is None
+
+
+@given(st.uuids())
+def test_ids_sent_to_a_rebuilds_other_process_come_back_as_the_same_uuids(value: UUID) -> None:
+    built = uuid_of(value.bytes)
+    assert (built, str(built), hash(built), built.version, built.is_safe) == (
+        value,
+        str(value),
+        hash(value),
+        value.version,
+        UUID(bytes=value.bytes).is_safe,
+    )
