@@ -23,7 +23,7 @@ from bondflow.adapters.postgres import Database, conninfo
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.followers import Follower
 from bondflow.runtime.log_reader import decode, select_after
-from bondflow.wiring.replay_indexes import indexes_after_load
+from bondflow.wiring.replay_bulk_load import bulk_load, set_logged
 from bondflow.wiring.replay_lanes import Builder, ElsewhereLanes, Lanes
 
 BATCH = 2000
@@ -114,8 +114,8 @@ def feed(
     read (`ElsewhereLanes`); the instances in `followers` with those names are then only descriptions
     (their tables, for the checksums). With every follower elsewhere, this process only reads and sends.
 
-    `replica` is the fresh database the read models are built in: its secondary indexes are dropped first
-    and built once the load is done (`indexes_after_load`). Never pass the live database."""
+    `replica` is the fresh database the read models are built in: its tables are loaded unlogged and its
+    secondary indexes built once the load is done (`bulk_load`). Never pass the live database."""
     groups = [dict(group) for group in elsewhere if group] if upto >= elsewhere_from else []
     if groups and replica is None:
         raise ValueError("read models elsewhere are built in a replica database: pass `replica`")
@@ -125,7 +125,7 @@ def feed(
     unknown = set(names) - {f.name for f in followers}
     if unknown:  # its topics would be unknown here: it would be sent nothing and still moved to the end
         raise ValueError(f"no follower named {sorted(unknown)} to build elsewhere")
-    with indexes_after_load(replica, followers) if replica is not None else nullcontext():
+    with bulk_load(replica, followers) if replica is not None else nullcontext():
         return _feed(store, followers, upto, progress, groups, replica)
 
 
@@ -329,6 +329,7 @@ def run_replay(
         tables = [
             t for t, key in pg_tables.items() if t != REGULATOR_STREAM and pg_checksum(db, t, key, schema)
         ]
+        set_logged(db, schema, tables)  # before the switch's locks: each table is rewritten into the WAL
         switch_over(db, schema, tables, [f.name for f in pg_followers if f.name != REGULATOR_STREAM])
     return report
 

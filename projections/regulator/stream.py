@@ -57,7 +57,7 @@ class RegulatorStreamProjector(PostgresProjector):
     # the checkpoints are left out: their `created_at` is the time of signing, never the same in a rebuild
     tables: ClassVar[dict[str, str]] = {"regulator_stream": "seq"}
     derived: ClassVar[dict[str, tuple[str, ...]]] = {"regulator_stream": ("avro",)}  # from the record
-    # only guards against a duplicate: a rebuild adds them back once loaded (bondflow.wiring.replay_indexes)
+    # only guards against a duplicate: a rebuild adds them back once loaded (bondflow.wiring.replay_bulk_load)
     reads_undecoded: ClassVar[bool] = True  # a rebuild may hand it stored events as read (`_form`)
     built_after_load: ClassVar[tuple[str, ...]] = (
         "regulator_stream_event_id_key",

@@ -116,6 +116,17 @@ def test_switching_over_replaces_a_damaged_live_read_model(client: TestClient, c
     report = replay(container, switch=True)
     assert report.checksums["postgres:orders_view"][0] == good  # type: ignore[attr-defined]
     assert pg_checksum(container.db, "orders_view", "order_id", "public") == good
+    with container.db.cursor() as cur:  # loaded unlogged, switched in logged: a live table survives a crash
+        persistence = dict(
+            cur.execute(
+                "SELECT n.nspname || '.' || c.relname, c.relpersistence FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname IN ('orders_view', 'regulator_stream')"
+                " AND c.relkind = 'r' AND n.nspname IN ('public', %s)",
+                (report.pg_schema,),  # type: ignore[attr-defined]
+            ).fetchall()
+        )
+    assert persistence["public.orders_view"] == "p"
+    assert persistence[f"{report.pg_schema}.regulator_stream"] == "u"  # type: ignore[attr-defined]
 
 
 def test_a_replay_after_trades_settlements_and_failures_matches_every_live_read_model(

@@ -209,9 +209,18 @@ def test_a_rebuild_builds_secondary_indexes_after_its_load_and_ends_with_every_o
         watcher = CatalogWatcher(replica)
         feed(idle_container.store, [*followers, watcher], head, replica=replica)
         after = _index_catalog(replica)
+        with replica.cursor() as cur:
+            persistence = set(
+                cur.execute(
+                    "SELECT relpersistence FROM pg_class WHERE relnamespace = current_schema()::regnamespace"
+                    " AND relkind = 'r' AND relname = ANY(%s)",
+                    (sorted(owned_tables(followers)),),
+                ).fetchall()
+            )
     finally:
         replica.close()
     assert after == before
+    assert persistence == {("u",)}  # loaded unlogged (a switch makes them logged first)
     assert watcher.during is not None
     deferred = {index for _, index, _ in before - watcher.during}
     assert {
