@@ -3,12 +3,15 @@ improvement) in the analytics store, and propose the price band."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 PRIOR_FILL_RATIO = Decimal("0.5")  # a dealer with no history is neither favoured nor shunned
 IMPROVEMENT_WEIGHT = Decimal("0.01")  # one basis point of average improvement is worth 1% of fill ratio
@@ -76,7 +79,11 @@ class RecordBasedAdvisor:
 
 class CachedRecords:
     """Dealer records per ISIN, fetched at most once per `period` seconds (not one analytics query per
-    order); while one thread refreshes an ISIN, others keep using what it had."""
+    order); while one thread refreshes an ISIN, others keep using what it had.
+
+    A fetch that fails (the analytics store is down, or, in a process that cannot open the embedded one, never
+    reachable) counts as a fetch of no records for the period: the advisor ranks by the venue's order, and the
+    next order does not pay for another failed attempt (opening chDB and failing costs tens of ms)."""
 
     def __init__(
         self,
@@ -91,6 +98,7 @@ class CachedRecords:
         self._cached: dict[str, tuple[float, dict[str, DealerRecord]]] = {}
         self._refreshing: set[str] = set()
         self.fetches = 0
+        self.failures = 0
 
     def __call__(self, isin: str) -> dict[str, DealerRecord]:
         with self._lock:
@@ -100,8 +108,19 @@ class CachedRecords:
                 return cached[1] if cached else {}
             self._refreshing.add(isin)
         try:
-            records = self.fetch(isin)
-            self.fetches += 1
+            try:
+                records = self.fetch(isin)
+            except Exception:
+                self.failures += 1
+                if self.failures == 1 or self.failures % 100 == 0:
+                    log.warning(
+                        "dealer records unavailable (%d times); ranking by the venue's order",
+                        self.failures,
+                        exc_info=self.failures == 1,
+                    )
+                records = {}
+            else:
+                self.fetches += 1
             with self._lock:
                 self._cached[isin] = (self.now(), records)
             return records

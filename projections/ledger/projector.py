@@ -3,6 +3,7 @@ credit totals. Rows and position commit together; an entry already applied appli
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -13,6 +14,7 @@ from eventsourcing.utils import get_topic
 from bondflow.adapters.postgres import Database
 from bondflow.domain.ledger import BANK_ESCROW, JournalEntry, normal_balance
 from bondflow.domain.reconciliation import LedgerLine
+from bondflow.runtime.followers import Positioned
 from projections.base.pagination import Sort, decode_cursor, encode_cursor
 from projections.base.postgres import PostgresProjector
 
@@ -67,51 +69,101 @@ class LedgerProjector(PostgresProjector):
     ddl = DDL
     topics = frozenset({get_topic(POSTED)})
 
-    def apply(self, cur: Any, event: Any, position: int) -> None:
-        inserted = cur.execute(
-            "INSERT INTO ledger_entries (entry_id, kind, reference, value_date, source_topic, source_id,"
-            " source_version, memo, lines, posted_at, position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s::jsonb, %s, %s) ON CONFLICT (entry_id) DO NOTHING",
-            (
-                event.originator_id,
-                event.kind,
-                event.reference,
-                event.value_date,
-                event.source_topic,
-                event.source_id,
-                event.source_version,
-                event.memo,
-                _lines_json(event.lines),
-                event.timestamp,
-                position,
-            ),
-        ).rowcount
-        if not inserted:
+    def apply_batch(self, cur: Any, events: Sequence[Positioned]) -> None:
+        """Three statements a batch, whatever its size: the entries (an entry already applied inserts
+        nothing and is left out of what follows), their lines, and each touched account's totals once."""
+        fresh: dict[Any, Positioned] = {}
+        for item in events:
+            fresh.setdefault(item.event.originator_id, item)
+        inserted = {
+            row[0]
+            for row in cur.execute(
+                INSERT_ENTRIES,
+                [list(c) for c in zip(*(_entry(item) for item in fresh.values()), strict=True)],
+            ).fetchall()
+        }
+        applied = [item for entry_id, item in fresh.items() if entry_id in inserted]
+        if not applied:
             return
-        for number, line in enumerate(event.lines):
-            cur.execute(
-                "INSERT INTO ledger_lines (entry_id, line_no, account, debit, credit, value_date, reference,"
-                " position) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                (
-                    event.originator_id,
-                    number,
-                    line["account"],
-                    line["debit"],
-                    line["credit"],
-                    event.value_date,
-                    event.reference,
-                    position,
-                ),
-            )
-            cur.execute(
-                "INSERT INTO ledger_balances (account, debit, credit, lines, updated_at, position)"
-                " VALUES (%s, %s, %s, 1, %s, %s) ON CONFLICT (account) DO UPDATE SET"
-                " debit = ledger_balances.debit + EXCLUDED.debit,"
-                " credit = ledger_balances.credit + EXCLUDED.credit,"
-                " lines = ledger_balances.lines + 1, updated_at = EXCLUDED.updated_at,"
-                " position = EXCLUDED.position",
-                (line["account"], line["debit"], line["credit"], event.timestamp, position),
-            )
+        lines = [line for item in applied for line in _lines(item)]
+        cur.execute(INSERT_LINES, [list(c) for c in zip(*lines, strict=True)])
+        cur.execute(ADD_TO_BALANCES, [list(c) for c in zip(*_balances(applied), strict=True)])
+
+    def apply(self, cur: Any, event: Any, position: int) -> None:
+        self.apply_batch(cur, [Positioned(event, position)])
+
+
+INSERT_ENTRIES = (
+    "INSERT INTO ledger_entries (entry_id, kind, reference, value_date, source_topic, source_id,"
+    " source_version, memo, lines, posted_at, position)"
+    " SELECT e, k, r, v, t, s, sv, m, l::jsonb, a, p FROM unnest(%b::uuid[], %b::text[], %b::text[],"
+    " %b::date[], %b::text[], %b::uuid[], %b::bigint[], %b::text[], %b::text[], %b::timestamptz[],"
+    " %b::bigint[]) AS x (e, k, r, v, t, s, sv, m, l, a, p)"
+    " ON CONFLICT (entry_id) DO NOTHING RETURNING entry_id"
+)
+INSERT_LINES = (
+    "INSERT INTO ledger_lines (entry_id, line_no, account, debit, credit, value_date, reference, position)"
+    " SELECT * FROM unnest(%b::uuid[], %b::int[], %b::text[], %b::numeric[], %b::numeric[], %b::date[],"
+    " %b::text[], %b::bigint[])"
+)
+ADD_TO_BALANCES = (  # one row per account: an upsert may not touch a row twice in one statement
+    "INSERT INTO ledger_balances (account, debit, credit, lines, updated_at, position)"
+    " SELECT * FROM unnest(%b::text[], %b::numeric[], %b::numeric[], %b::bigint[], %b::timestamptz[],"
+    " %b::bigint[]) ON CONFLICT (account) DO UPDATE SET"
+    " debit = ledger_balances.debit + EXCLUDED.debit,"
+    " credit = ledger_balances.credit + EXCLUDED.credit,"
+    " lines = ledger_balances.lines + EXCLUDED.lines, updated_at = EXCLUDED.updated_at,"
+    " position = EXCLUDED.position"
+)
+
+
+def _entry(item: Positioned) -> tuple[Any, ...]:
+    event: Any = item.event
+    return (
+        event.originator_id,
+        event.kind,
+        event.reference,
+        event.value_date,
+        event.source_topic,
+        event.source_id,
+        event.source_version,
+        event.memo,
+        _lines_json(event.lines),
+        event.timestamp,
+        item.position,
+    )
+
+
+def _lines(item: Positioned) -> list[tuple[Any, ...]]:
+    event: Any = item.event
+    return [
+        (
+            event.originator_id,
+            number,
+            line["account"],
+            line["debit"],
+            line["credit"],
+            event.value_date,
+            event.reference,
+            item.position,
+        )
+        for number, line in enumerate(event.lines)
+    ]
+
+
+def _balances(applied: Sequence[Positioned]) -> list[tuple[Any, ...]]:
+    """Each account's debit, credit and line count over the batch, with the time and position of the last
+    entry that touched it (what applying the entries one by one leaves), accounts in a fixed order."""
+    totals: dict[str, list[Any]] = {}
+    for item in applied:
+        event: Any = item.event
+        for line in event.lines:
+            total = totals.setdefault(line["account"], [Decimal(0), Decimal(0), 0, None, 0])
+            total[0] += line["debit"]
+            total[1] += line["credit"]
+            total[2] += 1
+            total[3], total[4] = event.timestamp, item.position
+    return [(account, *totals[account]) for account in sorted(totals)]
 
 
 def _lines_json(lines: list[dict[str, Any]]) -> str:
