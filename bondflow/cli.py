@@ -37,6 +37,7 @@ def serve(
     import uvicorn
 
     from bondflow.api.app import create_app
+    from bondflow.runtime.heap import freeze_startup_heap
     from bondflow.runtime.logs import configure_logging
     from bondflow.runtime.processes import WorkerProcess, split_followers
     from bondflow.wiring.bootstrap import bootstrap
@@ -62,9 +63,11 @@ def serve(
     # uvicorn re-raises the SIGTERM it shut down on; as SystemExit it closes the container below and runs the
     # exit hooks, so the embedded PostgreSQL stops with its last process (the default action skips both)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    app = create_app(container)
+    freeze_startup_heap()  # full collections under load then skip what startup made (runtime/heap.py)
     try:
         uvicorn.run(
-            create_app(container),
+            app,
             host=settings.http_host,
             port=settings.http_port,
             log_config=None,
@@ -116,6 +119,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run followers until interrupted (only one copy of each, or of each segment, leads; others stand by)."""
+    from bondflow.runtime.heap import freeze_startup_heap
     from bondflow.runtime.logs import configure_logging
     from bondflow.runtime.processes import watch_parent
     from bondflow.wiring.bootstrap import bootstrap
@@ -141,6 +145,7 @@ def worker(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     watch_parent(stop)
     container.start_followers(names)
+    freeze_startup_heap()  # full collections then skip what startup made (runtime/heap.py)
     try:
         stop.wait()
     finally:

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from tools.bench import command_path
+from tools.bench import command_path, load_targets
 from tools.bench.cpu import cpu_by_role
 from tools.bench.database import fresh_database, postgres_server
 from tools.bench.server import running_server
@@ -48,9 +48,7 @@ PROFILES = {
 }
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+percentile = load_targets.percentile
 
 
 async def offer(
@@ -137,12 +135,30 @@ def watch_lag(base: str, stop: threading.Event, samples: list[int], worst: dict[
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tools.bench.filled_at_rate", description=__doc__)
     parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(r) for r in text.split(",")],
+        help="comma-separated rates, each run on a fresh server: reports the highest that meets every target",
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--investors", type=int, default=40)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="realistic")
     parser.add_argument("--steps", action="store_true", help="print the slowest steps between events")
     args = parser.parse_args(argv)
     os.environ.update(PROFILES[args.profile])
+    runs = [run_at(rate, args) for rate in (args.rates or [args.rate])]
+    if args.rates:
+        print(f"rates tried, {args.profile} profile, {args.seconds:g} s each:")
+        for run in runs:
+            print(f"  {load_targets.verdict(run)}")
+        passing = [run.rate for run in runs if load_targets.meets_all(run)]
+        print(
+            f"  highest rate meeting every target: {f'{max(passing):g}/s' if passing else 'none of those tried'}"
+        )
+
+
+def run_at(rate: float, args: argparse.Namespace) -> load_targets.RunFigures:
+    """One run at `rate` on a fresh server and database; prints its figures and its verdict."""
     workdir = Path(tempfile.mkdtemp(prefix="bf-bench-rate-"))
     with (
         postgres_server(workdir) as admin_url,
@@ -157,8 +173,9 @@ def main(argv: list[str] | None = None) -> None:
         watcher.start()
         cpu0, wall0 = cpu_by_role(server.pid), time.monotonic()
         head0, xacts0 = log_head(url), transactions(url)
-        sent = asyncio.run(offer(server.base, tokens, args.rate, args.seconds))
+        sent = asyncio.run(offer(server.base, tokens, rate, args.seconds))
         ended = time.monotonic()
+        during = list(lags)  # the lag sampled while orders arrived
         after = command_path.wait_for_followers(server.base, 60)
         cpu1, wall1 = cpu_by_role(server.pid), time.monotonic()
         stop.set()
@@ -175,9 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     for o, *_ in accepted:
         state = outcome.get(str(o), ("MISSING", 0.0))[0]
         statuses[state] = statuses.get(state, 0) + 1
-    print(
-        f"profile {args.profile}: {args.rate:g} orders/s for {args.seconds:g} s over {args.investors} investors"
-    )
+    print(f"profile {args.profile}: {rate:g} orders/s for {args.seconds:g} s over {args.investors} investors")
     print(
         f"  POST /v1/orders ack p50 {percentile(acks, 0.5):.0f} ms, p99 {percentile(acks, 0.99):.0f} ms; "
         f"5xx {sum(1 for s in sent if s[3] >= 500)}, no answer within 10 s {sum(1 for s in sent if s[3] == 0)}, "
@@ -213,7 +228,22 @@ def main(argv: list[str] | None = None) -> None:
     print("  most behind during the run: " + ", ".join(f"{name} {lag}" for name, lag in behind if lag))
     for line in steps:
         print(f"  step {line}")
+    figures = load_targets.RunFigures(
+        profile=args.profile,
+        rate=rate,
+        acks_ms=acks,
+        to_filled_s=to_filled,
+        sent=len(sent),
+        accepted=len(accepted),
+        filled=statuses.get("FILLED", 0),
+        server_errors=sum(1 for s in sent if s[3] >= 500),
+        unanswered=sum(1 for s in sent if s[3] == 0),
+        lag_samples=during,
+        drained_after_s=after,
+    )
+    print(f"  verdict: {load_targets.verdict(figures)}")
     print(f"  measured {datetime.now(UTC).isoformat(timespec='seconds')}")
+    return figures
 
 
 if __name__ == "__main__":
