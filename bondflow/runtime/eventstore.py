@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +13,7 @@ from eventsourcing.postgres import PostgresDatastore
 
 from bondflow.runtime import tracing
 from bondflow.runtime.aggregate_copy import copy_aggregate
+from bondflow.runtime.read_together import reading_together, shared_read
 from bondflow.runtime.transcoder import DateAsISO, FastJSONTranscoder
 
 
@@ -49,13 +51,22 @@ class CheaplyCopyingRepository(Repository[UUID]):
         fastforward_skipping: bool = False,
         deepcopy_from_cache: bool = True,
     ) -> Any:
-        found = super().get(
-            aggregate_id,
-            version=version,
-            projector_func=projector_func,
-            fastforward_skipping=fastforward_skipping,
-            deepcopy_from_cache=False,
-        )
+        found = None
+        if (
+            version is None
+            and self.cache is not None
+            and self.fastforward
+            and projector_func is project_aggregate
+        ):
+            found = shared_read(self, aggregate_id)  # read with the others of a `reading_together` scope
+        if found is None:
+            found = super().get(
+                aggregate_id,
+                version=version,
+                projector_func=projector_func,
+                fastforward_skipping=fastforward_skipping,
+                deepcopy_from_cache=False,
+            )
         from_cache = self.cache is not None and version is None
         return (
             copy_aggregate(found)
@@ -94,6 +105,10 @@ class EventStore(Application[UUID]):
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(transcoder=self.construct_transcoder(), mapper_class=TracingMapper)
+
+    def reading_together(self, *aggregate_ids: UUID) -> contextlib.AbstractContextManager[None]:
+        """Within the block, these aggregates are read in one statement (`runtime.read_together`)."""
+        return reading_together(aggregate_ids)
 
     def head_position(self) -> int:
         return self.recorder.max_notification_id() or 0

@@ -24,7 +24,9 @@ from uuid import UUID
 from bondflow.adapters.venue import Fill, Quote
 from bondflow.domain.bonds import BusinessCalendar
 from bondflow.domain.eligibility import last_execution_date
+from bondflow.domain.escrow import escrow_id
 from bondflow.domain.ids import derived_id
+from bondflow.domain.market_calendar import calendar_id
 from bondflow.domain.orders import Order
 from bondflow.domain.portfolio import Portfolio, portfolio_id
 from bondflow.domain.pretrade import InstrumentFacts, MarketFacts, OrderFacts, check_still_tradable
@@ -94,7 +96,8 @@ class ExecutionCommands:
         if order is None or not order.awaiting_execution:
             return None  # cancelled before routing, or already executed (a redelivery)
         today = business_date(self.clock)
-        facts, calendar, settlement = self.market.facts(order.isin, today)
+        with self.store.reading_together(derived_id("instrument", order.isin), calendar_id()):
+            facts, calendar, settlement = self.market.facts(order.isin, today)
         rfq_id = str(derived_id("rfq", str(order.id)))
         band_cap, refusal = self._recheck(order, facts, calendar, today, settlement)
         if refusal is not None:
@@ -128,11 +131,12 @@ class ExecutionCommands:
     def _complete(
         self, plan: ExecutionPlan, quotes: list[Quote], reason: str, execute: Callable[[Quote, Decimal], Fill]
     ) -> None:
-        order = load_or_none(self.store.repository, plan.order_id, Order)
-        if order is None or not order.awaiting_execution:
-            return  # recorded before a crash: a redelivery
-        today = business_date(self.clock)
-        facts, _calendar, settlement = self.market.facts(order.isin, today)
+        with self.store.reading_together(plan.order_id, derived_id("instrument", plan.isin), calendar_id()):
+            order = load_or_none(self.store.repository, plan.order_id, Order)
+            if order is None or not order.awaiting_execution:
+                return  # recorded before a crash: a redelivery
+            today = business_date(self.clock)
+            facts, _calendar, settlement = self.market.facts(order.isin, today)
         cap = plan.cap
         acceptable = [
             q for q in quotes if (q.clean_price <= cap if order.side == "BUY" else q.clean_price >= cap)
@@ -141,8 +145,9 @@ class ExecutionCommands:
         acceptable.sort(
             key=lambda q: (q.clean_price if order.side == "BUY" else -q.clean_price, rank.get(q.dealer, 0))
         )
-        account = self.escrow.load(order.user_id, actor_id=WORKER, request_id=plan.rfq_id)
-        portfolio = self._portfolio(order.user_id)
+        with self.store.reading_together(escrow_id(order.user_id), portfolio_id(order.user_id)):
+            account = self.escrow.load(order.user_id, actor_id=WORKER, request_id=plan.rfq_id)
+            portfolio = self._portfolio(order.user_id)
         allocator = FillAllocator(facts.face_value, self.fee_bps)
         budget = account.reserved_for(str(order.id)) if order.side == "BUY" else None
         trades: list[Trade] = []

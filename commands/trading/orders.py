@@ -8,7 +8,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from bondflow.domain.escrow import escrow_id
 from bondflow.domain.ids import derived_id
+from bondflow.domain.market_calendar import calendar_id
 from bondflow.domain.orders import Order
 from bondflow.domain.policy import Requirement, check_attributes
 from bondflow.domain.portfolio import Portfolio, portfolio_id
@@ -119,10 +121,19 @@ class OrderCommands:
         order_id = derived_id("order", ctx.actor_id, key)
 
         def attempt() -> Accepted:
-            replay = self._replay_of(order_id, request_fingerprint)
-            if replay is not None:
-                return replay
-            return self._decide(self._new_order(order_id, command, request_fingerprint, ctx), command, ctx)
+            with self.store.reading_together(  # what the placement reads, in one trip (runtime.read_together)
+                order_id,
+                escrow_id(ctx.actor_id),
+                portfolio_id(ctx.actor_id),
+                derived_id("instrument", command.isin.value),
+                calendar_id(),
+            ):
+                replay = self._replay_of(order_id, request_fingerprint)
+                if replay is not None:
+                    return replay
+                return self._decide(
+                    self._new_order(order_id, command, request_fingerprint, ctx), command, ctx
+                )
 
         with self.guard.hold("orders", ctx.actor_id, key), self.escrow.writing(ctx.actor_id):
             return decide_and_save(
