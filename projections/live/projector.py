@@ -10,7 +10,7 @@ grew (`projections.live.wakeups`), so their open streams read at once instead of
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -163,8 +163,7 @@ class LiveUpdatesProjector(PostgresProjector):
             return None
         shape = _shape(type(event))
         data = {"event": shape.name, "id": str(aggregate_id)}
-        if shape.visible:
-            data.update(zip(shape.visible, map(_plain, shape.values(event)), strict=True))
+        data.update(zip(shape.visible, map(_plain, shape.values(event)), strict=True))
         if shape.status is not None:
             data["status"] = shape.status
         return (item.position, owner, shape.kind, dumps(data).decode(), event.timestamp)
@@ -192,19 +191,7 @@ class _Shape:
     visible: tuple[str, ...]
     status: str | None
 
-    def values(self, event: Any) -> tuple[Any, ...]:
-        """The event's visible fields, in the order of `visible` (one C call for all of them)."""
-        return self._getter(event)  # type: ignore[no-any-return]
-
-    @property
-    def _getter(self) -> Any:
-        getter = self.__dict__.get("_get")
-        if getter is None:
-            fields = self.visible
-            get = attrgetter(*fields)
-            getter = get if len(fields) > 1 else (lambda event: (get(event),))
-            object.__setattr__(self, "_get", getter)
-        return getter
+    values: Callable[[Any], tuple[Any, ...]]  # the event's visible fields, in the order of `visible`
 
 
 _SHAPES: dict[type, _Shape] = {}
@@ -226,4 +213,8 @@ def _shape_of(event_class: type) -> _Shape:
     )
     visible = tuple(f for f in VISIBLE if f in fields or hasattr(event_class, f))
     status = ORDER_STATUS.get(name) if kind == "order" else KYC_STATUS.get(name) if kind == "kyc" else None
-    return _Shape(name, kind, visible, status)
+    get = attrgetter(*visible) if visible else None
+    values: Callable[[Any], tuple[Any, ...]] = (
+        (lambda event: ()) if get is None else get if len(visible) > 1 else (lambda event: (get(event),))
+    )
+    return _Shape(name, kind, visible, status, values)
