@@ -22,6 +22,7 @@ from bondflow.adapters.clickhouse import ClickHouse
 from bondflow.adapters.postgres import Database, conninfo
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.followers import Follower
+from bondflow.runtime.heap import fewer_young_collections
 from bondflow.runtime.log_reader import decode, select_after
 from bondflow.wiring.replay_bulk_load import bulk_load, set_logged
 from bondflow.wiring.replay_lanes import Builder, ElsewhereLanes, Lanes
@@ -125,7 +126,7 @@ def feed(
     unknown = set(names) - {f.name for f in followers}
     if unknown:  # its topics would be unknown here: it would be sent nothing and still moved to the end
         raise ValueError(f"no follower named {sorted(unknown)} to build elsewhere")
-    with bulk_load(replica, followers) if replica is not None else nullcontext():
+    with fewer_young_collections(), bulk_load(replica, followers) if replica is not None else nullcontext():
         return _feed(store, followers, upto, progress, groups, replica)
 
 

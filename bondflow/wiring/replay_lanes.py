@@ -22,6 +22,7 @@ from uuid import UUID, SafeUUID
 
 from bondflow.adapters.postgres import Database
 from bondflow.runtime.eventstore import EventStore
+from bondflow.runtime.heap import fewer_young_collections
 from bondflow.runtime.followers import Follower, Positioned
 from bondflow.runtime.log_reader import ORIGINATOR_ID, TOPIC, decode, undecoded
 
@@ -35,8 +36,9 @@ Builder = Callable[[Database], Follower]
 
 class Lanes:
     """Read models of this process, each fed its batches in order in its own thread. A read model is
-    handed only batches that hold events for it; `finish` moves one not handed the last batch to the end
-    in one empty batch, so its position still ends at the last event read."""
+    handed only batches that hold events for it; `finish` hands each what still waits for it and moves one
+    not handed the last batch to the end in one empty batch, so its position still ends at the last event
+    read."""
 
     def __init__(self, followers: Sequence[Follower]) -> None:
         self.followers = list(followers)
@@ -45,17 +47,31 @@ class Lanes:
         ]
         self._queued: list[deque[Future[None]]] = [deque() for _ in self.followers]
         self._handed = [0] * len(self.followers)
+        # a read model that writes fewer, larger batches faster (`rebuild_batch_events`) is handed batches of
+        # at least that many events: what it was not handed yet waits here
+        self._at_least = [int(getattr(f, "rebuild_batch_events", 0)) for f in self.followers]
+        self._pending: list[list[Positioned]] = [[] for _ in self.followers]
 
     def hand(self, decoded: Sequence[tuple[int, str, Positioned]], last: int) -> None:
         for index, follower in enumerate(self.followers):
             wanted = follower.topics
             batch = [item for _, topic, item in decoded if topic in wanted]
-            if batch:  # its position is written once, at the end, not once per batch it skips
-                self._submit(index, batch, last)
+            if not batch:  # its position is written once, at the end, not once per batch it skips
+                continue
+            pending = self._pending[index]
+            if pending or len(batch) < self._at_least[index]:
+                pending.extend(batch)
+                if len(pending) < self._at_least[index]:
+                    continue
+                batch, self._pending[index] = pending, []
+            self._submit(index, batch, last)
 
     def finish(self, last: int) -> None:
         for index in range(len(self.followers)):
-            if self._handed[index] < last:
+            if self._pending[index]:
+                batch, self._pending[index] = self._pending[index], []
+                self._submit(index, batch, last)
+            elif self._handed[index] < last:
                 self._submit(index, [], last)
         for waiting in self._queued:
             while waiting:
@@ -158,9 +174,13 @@ def uuid_of(
 
 def serve(builders: Sequence[Builder], env: dict[str, str], replica_url: str, conn: Connection) -> None:
     """The other process: build the read models, then decode and apply each batch sent until the end."""
+    with fewer_young_collections():  # a process of its own, doing batch work only (runtime/heap.py)
+        _serve(builders, env, Database(replica_url, pool_size=4, name="replay-elsewhere"), conn)
+
+
+def _serve(builders: Sequence[Builder], env: dict[str, str], replica: Database, conn: Connection) -> None:
     lanes: Lanes | None = None
     store: EventStore | None = None
-    replica = Database(replica_url, pool_size=4, name="replay-elsewhere")
     try:
         # it only decodes (no table to create: the log exists, and two such processes creating it at once
         # collide in PostgreSQL's catalog: "tuple concurrently updated")

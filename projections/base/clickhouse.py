@@ -23,6 +23,10 @@ CHECKPOINT_SECONDS = 1.0
 # at most this much longer.
 LINGER_SECONDS = 0.5
 
+# A rebuild hands it batches of at least this many events (`bondflow.wiring.replay_lanes.Lanes`): the order
+# flow took 9.5 µs an event in batches of 2,000 and 5.9 µs in batches of 20,000 (2026-12-03)
+REBUILD_BATCH_EVENTS = 20_000
+
 CHECKPOINTS_DDL = """CREATE TABLE IF NOT EXISTS {db}.checkpoints (name String, position UInt64)
     ENGINE = ReplacingMergeTree(position) ORDER BY name"""
 
@@ -36,6 +40,7 @@ class ClickHouseProjector:
     ddl: tuple[str, ...] = ()
     tables: ClassVar[dict[str, str]] = {}
     linger_seconds: ClassVar[float] = LINGER_SECONDS
+    rebuild_batch_events: ClassVar[int] = REBUILD_BATCH_EVENTS
 
     def __init__(self, ch: ClickHouse) -> None:
         self.ch = ch

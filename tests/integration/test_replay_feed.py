@@ -84,6 +84,30 @@ def test_a_read_model_is_handed_only_the_batches_with_its_events_and_ends_at_the
     assert all(n > 0 for n, _ in orders.calls) and orders.last == head
 
 
+@dataclass
+class Coalescing(Recording):
+    """A recording follower that asks a rebuild for batches of at least this many events."""
+
+    rebuild_batch_events: int = 0
+
+
+def test_a_read_model_asking_for_larger_batches_is_handed_them_in_order_and_ends_at_the_last_one_read(
+    idle_container: Container,
+) -> None:
+    head = write_orders(idle_container, 2 * BATCH + 300)  # placed: 3 batches of the log, the last one short
+    placed = get_topic(Order.OrderPlaced)
+    large = Coalescing("large", frozenset({placed}), rebuild_batch_events=BATCH + 1)
+    usual = Recording("usual", frozenset({placed}))
+
+    read = feed(idle_container.store, [large, usual], head)
+
+    assert read == 2 * BATCH + 300
+    assert [n for n, _ in large.calls] == [2 * BATCH, 300]  # two of the log's batches, then what was left
+    assert large.calls[-1][1] == head and large.last == head
+    assert large.positions == usual.positions == sorted(usual.positions)  # the same events, once, in order
+    assert [n for n, _ in usual.calls] == [BATCH, BATCH, 300] and usual.last == head
+
+
 def refuse_to_build(replica: Database) -> Follower:
     raise RuntimeError("this read model cannot be built")
 

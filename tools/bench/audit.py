@@ -196,11 +196,18 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"store: {upto:,} events written in {write_seconds:.1f}s ({upto / write_seconds:,.0f} events/s)"
         )
-        raw_read = read_log(store, upto)
+        raw_before = read_log(store, upto)
         threads_only = rebuild(store, db, workdir, upto, with_clickhouse=False, processes=False)
         pg_rebuild = rebuild(store, db, workdir, upto, with_clickhouse=False)
         full_rebuild = rebuild(store, db, workdir, upto, with_clickhouse=True)
-        print(f"read the log (baseline)        {upto / raw_read:>12,.0f} events/s")
+        # the baseline is read before and after the rebuilds and the faster taken: this VM's speed drifts
+        # by tens of percent within minutes, and the faster baseline is the stricter one for every ratio
+        raw_after = read_log(store, upto)
+        raw_read = min(raw_before, raw_after)
+        print(
+            f"read the log (baseline)        {upto / raw_read:>12,.0f} events/s"
+            f"   (before the rebuilds {upto / raw_before:,.0f}, after {upto / raw_after:,.0f})"
+        )
         print(
             f"rebuild PostgreSQL, 1 process  {upto / threads_only:>12,.0f} events/s   ratio {raw_read / threads_only:.3f}"
         )
