@@ -22,8 +22,8 @@ from uuid import UUID, SafeUUID
 
 from bondflow.adapters.postgres import Database
 from bondflow.runtime.eventstore import EventStore
-from bondflow.runtime.heap import fewer_young_collections
 from bondflow.runtime.followers import Follower, Positioned
+from bondflow.runtime.heap import fewer_young_collections
 from bondflow.runtime.log_reader import ORIGINATOR_ID, TOPIC, decode, undecoded
 
 AHEAD = 2  # batches handed to a read model beyond the one it is applying
