@@ -121,10 +121,11 @@ def worker(
     """Run followers until interrupted (only one copy of each, or of each segment, leads; others stand by)."""
     from bondflow.runtime.heap import freeze_startup_heap
     from bondflow.runtime.logs import configure_logging
-    from bondflow.runtime.processes import watch_parent
+    from bondflow.runtime.processes import watch_parent, yield_to_parent
     from bondflow.wiring.bootstrap import bootstrap
 
     settings = Settings()
+    yield_to_parent(settings.worker_nice)
     configure_logging(settings.log_level)
     container = bootstrap(settings)
     unknown = sorted(set(names) - set(container.followers))

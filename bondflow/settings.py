@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     settlement_polls_in_flight: int = Field(default=4, ge=1, le=64)  # finality/payout polls asked at once
     follower_segments: dict[str, int] = Field(default_factory=dict)  # e.g. {"execution": 4}: run in segments
     advisor_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)  # dealer statistics cached this long
+    # the CPU priority `serve` gives its worker process below its own (nice), so the API answers first
+    worker_nice: int = Field(default=5, ge=0, le=19)
     settlement_payment_timeout_seconds: float = Field(default=30, gt=0, le=86_400)  # DvP cut-offs
     settlement_token_timeout_seconds: float = Field(default=60, gt=0, le=86_400)
     chain_sandbox_finality_seconds: float = Field(default=0.02, ge=0, le=60)

@@ -3,7 +3,9 @@ followers do not share one interpreter (and one core). A supervisor thread resta
 the child stops when the server stops (SIGTERM) or disappears (it watches its parent).
 
 The followers that read or write ClickHouse stay in the server's process: the embedded chDB engine allows
-one process per data path (ARCHITECTURE §5), and the server answers the analytics queries from it.
+one process per data path (ARCHITECTURE §5), and the server answers the analytics queries from it. The
+execution worker is not one of them: its advisor reads the dealers' records that `dealer_records`
+publishes from ClickHouse into PostgreSQL, so the RFQs do not share the API's interpreter.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-CLICKHOUSE_BOUND = frozenset({"order_flow", "fill_analytics", "execution"})  # they read or write ClickHouse
+CLICKHOUSE_BOUND = frozenset(
+    {"order_flow", "fill_analytics", "dealer_records"}
+)  # they read or write ClickHouse
 PARENT_ENV = "BONDFLOW_PARENT_PID"
 
 
@@ -93,6 +97,14 @@ class WorkerProcess:
                 log.error("worker process exited with %s; restarting it", process.returncode)
                 self.restarts += 1
                 self._spawn()
+
+
+def yield_to_parent(nice: int) -> None:
+    """In a child started by `WorkerProcess`: run `nice` steps below the server's CPU priority. The two share
+    a machine; an order's acknowledgement waits on the server, while the followers' work can wait for a gap
+    (measured: README, Decisions)."""
+    if nice > 0 and os.environ.get(PARENT_ENV):
+        os.nice(nice)
 
 
 def watch_parent(stop: threading.Event, interval: float = 1.0) -> None:

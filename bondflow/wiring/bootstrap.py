@@ -214,6 +214,7 @@ def register_followers(container: Container) -> None:
         )
     container.followers[settlement.timer.name] = TimerRunner(settlement.timer, store, db)
     for timer in (
+        container.trading.dealer_records,
         *investors.timers,
         *payments.timers,
         *settlement.timers,

@@ -1,5 +1,6 @@
 """The trading context's services, built once by the composition root: order commands with their pre-trade
-rules, the RFQ venue (sandbox), the execution advisor and the execution worker."""
+rules, the RFQ venue (sandbox), the execution advisor and the execution worker, and the publisher of the
+dealers' records the advisor reads (`projections.analytics.dealer_records`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from commands.trading.attributes import AttributeReader
 from commands.trading.execution import ExecutionCommands
 from commands.trading.market_data import MarketData
 from commands.trading.orders import OrderCommands, TradingRules
-from projections.analytics.fill_analytics import dealer_records
+from projections.analytics import dealer_records
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Trading:
     venue: SandboxVenue
     market: MarketData
     worker: ExecutionWorker
+    dealer_records: dealer_records.DealerRecordsPublisher  # a timer, where ClickHouse can be read
 
 
 def build_trading(
@@ -51,11 +53,16 @@ def build_trading(
     )
     venue.setup()
 
-    def records(isin: str) -> Any:
-        return dealer_records(clickhouse, isin)
+    dealer_records.ensure_table(db)  # the advisor may read before the publisher's first tick
 
+    def records(isin: str) -> Any:
+        return dealer_records.published_records(db, isin)
+
+    publisher = dealer_records.DealerRecordsPublisher(
+        clickhouse, db, store, period=settings.advisor_refresh_seconds
+    )
     advisor = RecordBasedAdvisor(CachedRecords(records, settings.advisor_refresh_seconds))
     execution = ExecutionCommands(store, clock, advisor, market, escrow, rules.fee_bps, venue.dealers)
     worker = ExecutionWorker(db, venue, execution)
     worker.in_flight = settings.execution_in_flight
-    return Trading(orders, venue, market, worker)
+    return Trading(orders, venue, market, worker, publisher)

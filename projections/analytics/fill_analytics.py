@@ -1,7 +1,8 @@
 """Fill analytics in ClickHouse: RFQs sent to each dealer and the fills they gave, per ISIN.
 
 Idempotent on replay like `order_flow`: ReplacingMergeTree tables versioned by log position, plus the
-projector's own checkpoint. The execution advisor reads `dealer_records`.
+projector's own checkpoint. The execution advisor reads `records_by_isin`, as `dealer_records` publishes it
+into PostgreSQL.
 """
 
 from __future__ import annotations
@@ -94,18 +95,28 @@ class FillAnalyticsProjector(ClickHouseProjector):
         self.checkpoint(upto)
 
 
+# per dealer (or per ISIN and dealer where `{by}` is `r.isin, `): RFQs received, RFQs filled, and the average
+# price improvement (bp) of the filled ones; for one ISIN or all
+RECORDS = (
+    "SELECT {by}r.dealer, count() AS rfqs, countIf(f.filled > 0), avgIf(f.bp, f.filled > 0)"
+    " FROM (SELECT rfq_id, dealer, isin FROM {db}.rfq_requests FINAL WHERE {isin:String} = '' OR isin = {isin:String}) AS r"
+    " LEFT JOIN (SELECT rfq_id, dealer, count() AS filled, avg(improvement_bp) AS bp FROM {db}.fills FINAL"
+    "   WHERE {isin:String} = '' OR isin = {isin:String} GROUP BY rfq_id, dealer) AS f"
+    " ON r.rfq_id = f.rfq_id AND r.dealer = f.dealer"
+    " GROUP BY {by}r.dealer"
+)
+
+
 def dealer_records(ch: ClickHouse, isin: str | None = None) -> dict[str, DealerRecord]:
     """Per dealer: RFQs received, RFQs filled, average price improvement (bp) — for one ISIN or all."""
-    rows = ch.query(
-        "SELECT r.dealer, count() AS rfqs, countIf(f.filled > 0), avgIf(f.bp, f.filled > 0)"
-        " FROM (SELECT rfq_id, dealer FROM {db}.rfq_requests FINAL WHERE {isin:String} = '' OR isin = {isin:String}) AS r"
-        " LEFT JOIN (SELECT rfq_id, dealer, count() AS filled, avg(improvement_bp) AS bp FROM {db}.fills FINAL"
-        "   WHERE {isin:String} = '' OR isin = {isin:String} GROUP BY rfq_id, dealer) AS f"
-        " ON r.rfq_id = f.rfq_id AND r.dealer = f.dealer"
-        " GROUP BY r.dealer",
-        {"isin": isin or ""},
-    )
+    rows = ch.query(RECORDS.replace("{by}", ""), {"isin": isin or ""})
     return {str(d): DealerRecord(str(d), int(n), int(k), _bp(bp)) for d, n, k, bp in rows}
+
+
+def records_by_isin(ch: ClickHouse) -> dict[tuple[str, str], DealerRecord]:
+    """Every (ISIN, dealer)'s record: what the advisor ranks by (published for it by `dealer_records`)."""
+    rows = ch.query(RECORDS.replace("{by}", "r.isin, "), {"isin": ""})
+    return {(str(i), str(d)): DealerRecord(str(d), int(n), int(k), _bp(bp)) for i, d, n, k, bp in rows}
 
 
 def _bp(value: object) -> Decimal:
