@@ -11,6 +11,13 @@ then takes its share instead of querying: the same aggregates the separate reads
 one instant instead of five. Optimistic concurrency is untouched: what a command saves still collides with
 whatever was recorded after it read. Each id is taken once per scope; a second `get`, a historical version,
 or an id outside the scope reads as before. Scopes are per thread.
+
+`knowing(event)` is the same scope for a follower that holds the aggregate's newest event it knows of
+(the settlement saga, handling each settlement event in log order): the first `get` of that aggregate
+applies the event in hand to the cached copy instead of querying for it. A copy that is further than the
+event already is only kept; a copy that lacks events before it (a gap) is read as usual. Anything recorded
+after the event in hand is missing from what that first `get` returns, as it would be from a read a moment
+earlier: a save on it collides, and the command's retry reads afresh (the id is taken once per scope).
 """
 
 from __future__ import annotations
@@ -37,9 +44,24 @@ class _Scope:
 @contextmanager
 def reading_together(ids: Iterable[UUID]) -> Iterator[None]:
     """Within the block, the listed aggregates are read in one statement at the first `get` of any."""
+    with _within(_Scope(ids)):
+        yield
+
+
+@contextmanager
+def knowing(event: Any) -> Iterator[None]:
+    """Within the block, the first `get` of `event`'s aggregate takes `event` as the newest it has."""
+    scope = _Scope([event.originator_id])
+    scope.read = {event.originator_id: (int(event.originator_version) - 1, [event])}
+    with _within(scope):
+        yield
+
+
+@contextmanager
+def _within(scope: _Scope) -> Iterator[None]:
     stack: list[_Scope] = getattr(_scopes, "stack", None) or []
     _scopes.stack = stack
-    stack.append(_Scope(ids))
+    stack.append(scope)
     try:
         yield
     finally:

@@ -2,6 +2,10 @@
 do and issues those commands. At-least-once: a redelivered event decides the same commands, which then
 record nothing (settlement state guards them; the settlement id derives from the trade id).
 
+Each command loads the settlement as of the event in hand (`read_together.knowing`): no query for what the
+saga was just given; a save on a settlement that has moved on since collides and is decided again on a
+fresh read.
+
 With `in_flight` above 1 (`BONDFLOW_SETTLEMENT_IN_FLIGHT`) many settlements are decided at once, each
 settlement's events in log order (one lane per settlement)."""
 
@@ -12,6 +16,7 @@ from typing import Any
 from bondflow.adapters.postgres import Database
 from bondflow.domain.settlement import Settlement, settlement_id
 from bondflow.runtime.effect_follower import EffectFollower, topic_of
+from bondflow.runtime.read_together import knowing
 from bondflow.saga.decide import EXECUTED, NEXT, decide
 from bondflow.saga.ports import SettlementHandler
 
@@ -32,9 +37,14 @@ class SettlementSaga(EffectFollower):
         return settlement_id(str(event.originator_id)) if isinstance(event, EXECUTED) else event.originator_id
 
     def handle(self, event: Any) -> None:
-        side = event.side if isinstance(event, EXECUTED) else self._side(event.originator_id)
-        for command in decide(event, side):
-            self.commands.execute(command)
+        if isinstance(event, EXECUTED):
+            for command in decide(event, event.side):
+                self.commands.execute(command)
+            return
+        side = self._side(event.originator_id)
+        with knowing(event):  # the settlement as of this event, without reading it again (read_together)
+            for command in decide(event, side):
+                self.commands.execute(command)
 
     def _side(self, sid: Any) -> str:
         side = self._sides.get(sid)

@@ -10,7 +10,10 @@ import pytest
 from eventsourcing.application import AggregateNotFoundError
 
 from bondflow.domain.escrow import EscrowAccount, PaymentMethod, escrow_id
+from bondflow.domain.settlement import Settlement
+from bondflow.domain.settlement_money import terms_of
 from bondflow.runtime import read_together
+from bondflow.saga.follower import SettlementSaga
 from bondflow.wiring.bootstrap import open_store
 from bondflow.wiring.container import Container
 
@@ -107,3 +110,98 @@ def test_a_copy_taken_from_the_shared_read_does_not_touch_the_cache(container: C
             request_id="x",
         )
     assert "p-never-saved" not in store.repository.get(aggregate_id).payments
+
+
+def test_knowing_the_newest_event_brings_the_cached_copy_up_to_date_without_a_query(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = container.store
+    account_id = escrow_id("kn-next")
+    account_with_deposits(store, "kn-next", 1)
+    store.repository.get(account_id)  # cached here at version 2
+    _, other = open_store(container.settings)  # another process records the next event
+    try:
+        moved = other.repository.get(account_id)
+        moved.initiate_deposit(
+            "p-kn-late", Decimal(5), PaymentMethod.NEFT, request_fingerprint="f", actor_id="t", request_id="l"
+        )
+        other.save(moved)
+        expected = state(other.repository.get(account_id))
+    finally:
+        other.close()
+    newest = list(store.events.get(account_id))[-1]  # the event a follower would be handed
+    calls = counting(monkeypatch, store)
+    with read_together.knowing(newest):
+        assert state(store.repository.get(account_id)) == expected  # the event in hand, applied
+        assert calls == {"shared": 0, "own": 0}
+        assert state(store.repository.get(account_id)) == expected  # a second get reads as before
+        assert calls == {"shared": 0, "own": 1}
+
+
+def test_knowing_an_event_reads_as_usual_across_a_gap_and_builds_an_uncached_one_from_its_first(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = container.store
+    gap_id, fresh_id = escrow_id("kn-gap"), escrow_id("kn-fresh")
+    account_with_deposits(store, "kn-gap", 1)
+    store.repository.get(gap_id)  # cached at version 2
+    _, other = open_store(container.settings)
+    try:
+        moved = other.repository.get(gap_id)
+        for n in (1, 2):
+            moved.initiate_deposit(
+                f"p-gap-{n}",
+                Decimal(n),
+                PaymentMethod.UPI,
+                request_fingerprint="f",
+                actor_id="t",
+                request_id=f"g{n}",
+            )
+        other.save(moved)  # versions 3 and 4: the copy here lacks 3
+        expected_gap = state(other.repository.get(gap_id))
+    finally:
+        other.close()
+    newest = list(store.events.get(gap_id))[-1]
+    calls = counting(monkeypatch, store)
+    with read_together.knowing(newest):
+        assert state(store.repository.get(gap_id)) == expected_gap  # read as usual: nothing is skipped
+    assert calls == {"shared": 0, "own": 1}
+
+    account_with_deposits(store, "kn-fresh", 0)  # version 1 only: not cached anywhere yet
+    first = next(iter(store.events.get(fresh_id)))
+    calls.update(own=0)
+    with read_together.knowing(first):
+        built = store.repository.get(fresh_id)  # built from the creation event in hand
+    assert built.version == 1 and calls == {"shared": 0, "own": 0}
+
+
+def test_the_saga_decides_on_the_settlement_as_of_the_event_in_hand_without_reading_it(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("settlement_saga", "settlement_chain", "settlement_payments", "settlement_timer"):
+        container.followers[name].stop()  # this test is the saga, and nothing else acts on the settlement
+    store, commands = container.store, container.settlement.commands
+    who = {"actor_id": "test", "request_id": "t"}
+    settlement = Settlement.start(
+        trade_id="trade-kn-1",
+        order_id="order-kn-1",
+        user_id="alice",
+        isin="INE123A07043",
+        side="SELL",
+        dealer="dealer-alpha",
+        qty=Decimal(5),
+        terms=terms_of("SELL", Decimal("5375.59"), Decimal("2.69")),
+        **who,
+    )
+    store.save(settlement)
+    saga = SettlementSaga(container.db, commands)
+    saga.handle(list(store.events.get(settlement.id))[-1])  # Started: the saga asks for the hold
+    assert commands.report(settlement.id, "hold_placed", "r", hold_id="hold-kn")  # the chain worker's outcome
+    placed = list(store.events.get(settlement.id))[-1]
+    assert type(placed).__name__ == "HoldPlaced"
+
+    calls = counting(monkeypatch, store)
+    saga.handle(placed)  # a SELL: ask the dealer to pay
+    assert calls == {"shared": 0, "own": 0}  # the settlement as of HoldPlaced, from the event in hand
+    recorded = [type(e).__name__ for e in store.events.get(settlement.id)]
+    assert recorded[-2:] == ["HoldPlaced", "PaymentInstructed"], recorded
