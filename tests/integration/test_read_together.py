@@ -112,6 +112,28 @@ def test_a_copy_taken_from_the_shared_read_does_not_touch_the_cache(container: C
     assert "p-never-saved" not in store.repository.get(aggregate_id).payments
 
 
+def deposited_elsewhere(
+    container: Container, account_id: Any, deposits: int
+) -> tuple[int, Decimal, list[str]]:
+    """Another process (its own store and cache) records `deposits` more deposits; the state it then reads."""
+    _, other = open_store(container.settings)
+    try:
+        moved = other.repository.get(account_id)
+        for n in range(deposits):
+            moved.initiate_deposit(
+                f"p-else-{account_id}-{n}",
+                Decimal(n + 1),
+                PaymentMethod.NEFT,
+                request_fingerprint="f",
+                actor_id="t",
+                request_id=f"else{n}",
+            )
+        other.save(moved)
+        return state(other.repository.get(account_id))
+    finally:
+        other.close()
+
+
 def test_knowing_the_newest_event_brings_the_cached_copy_up_to_date_without_a_query(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -119,16 +141,7 @@ def test_knowing_the_newest_event_brings_the_cached_copy_up_to_date_without_a_qu
     account_id = escrow_id("kn-next")
     account_with_deposits(store, "kn-next", 1)
     store.repository.get(account_id)  # cached here at version 2
-    _, other = open_store(container.settings)  # another process records the next event
-    try:
-        moved = other.repository.get(account_id)
-        moved.initiate_deposit(
-            "p-kn-late", Decimal(5), PaymentMethod.NEFT, request_fingerprint="f", actor_id="t", request_id="l"
-        )
-        other.save(moved)
-        expected = state(other.repository.get(account_id))
-    finally:
-        other.close()
+    expected = deposited_elsewhere(container, account_id, 1)  # another process records the next event
     newest = list(store.events.get(account_id))[-1]  # the event a follower would be handed
     calls = counting(monkeypatch, store)
     with read_together.knowing(newest):
@@ -145,22 +158,7 @@ def test_knowing_an_event_reads_as_usual_across_a_gap_and_builds_an_uncached_one
     gap_id, fresh_id = escrow_id("kn-gap"), escrow_id("kn-fresh")
     account_with_deposits(store, "kn-gap", 1)
     store.repository.get(gap_id)  # cached at version 2
-    _, other = open_store(container.settings)
-    try:
-        moved = other.repository.get(gap_id)
-        for n in (1, 2):
-            moved.initiate_deposit(
-                f"p-gap-{n}",
-                Decimal(n),
-                PaymentMethod.UPI,
-                request_fingerprint="f",
-                actor_id="t",
-                request_id=f"g{n}",
-            )
-        other.save(moved)  # versions 3 and 4: the copy here lacks 3
-        expected_gap = state(other.repository.get(gap_id))
-    finally:
-        other.close()
+    expected_gap = deposited_elsewhere(container, gap_id, 2)  # versions 3 and 4: the copy here lacks 3
     newest = list(store.events.get(gap_id))[-1]
     calls = counting(monkeypatch, store)
     with read_together.knowing(newest):
