@@ -1,15 +1,20 @@
-"""The log's recorder: the library's Postgres application recorder, with the table lock held for one trip
-to the server instead of two.
+"""The log's recorder: the library's Postgres application recorder, with the whole append sent to the
+server as one message, so that the table lock is held only while the server works.
 
 The library serialises inserts with `LOCK TABLE … IN EXCLUSIVE MODE` (ARCHITECTURE §5) and sends, in one
-pipeline, BEGIN, the lock, the NOTIFY and the INSERT; it then waits for the results and only afterwards
-sends COMMIT. The lock is therefore held across the client's reading of the results, which in a busy
-Python process includes waiting for the GIL: under load most of the log's writers queue on the lock
-behind a holder that is "idle in transaction". Here COMMIT is queued in the same pipeline, so the server
-commits (and releases the lock) as soon as the INSERT is done, whatever the client is doing. The
-statements, their order and the lock are the library's; only the round trip moves. A failed INSERT
-(a version conflict, an idempotency collision) aborts the pipeline before COMMIT: the transaction is rolled
-back and the error raised as the library raises it.
+transaction, `SET LOCAL lock_timeout`, the lock, the NOTIFY and the INSERT, then COMMIT. Sent statement by
+statement (psycopg's pipeline mode sends each as it is executed), the server takes the lock on the third
+and then waits for the client to adapt the INSERT's parameters, send it, and send COMMIT. In a busy Python
+process that includes waiting for the GIL: sampled under load (`pg_stat_activity`, 30 orders/s, 2026-12-03),
+a backend holding the lock while waiting for its client (`ClientRead` after the LOCK, the NOTIFY or the
+INSERT) accounted for about 0.3 of the 0.7 backends queued on the lock on average.
+
+Here every parameter is bound on the client first (`ClientCursor.mogrify`, psycopg's own literal quoting),
+and BEGIN, the lock statements, the NOTIFY, the INSERT … RETURNING and COMMIT go out as one simple-query
+message: the server runs them back to back, whatever the client is doing meanwhile. The statements, their
+order and the lock are the library's; only how they travel changes. A failed statement (a version
+conflict, an idempotency collision, a lock timeout) makes the server skip the rest of the message, COMMIT
+included: the transaction is rolled back and the error raised as the library raises it.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+import psycopg
+from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
-from psycopg import InterfaceError, OperationalError
-from psycopg.errors import PipelineAborted
+from psycopg import InterfaceError, OperationalError, sql
 from psycopg.pq import TransactionStatus
 
 
@@ -31,33 +36,41 @@ class OneTripRecorder(PostgresApplicationRecorder):
         if self.datastore.enable_db_functions or not stored_events:
             inserted: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return inserted
-        failed: Exception | None = None
-        ids: Sequence[int] | None = None
         with self.datastore.get_connection() as conn:
             try:
-                try:
-                    with conn.pipeline() as pipeline:
-                        with conn.cursor() as control:
-                            control.execute("BEGIN")
-                        with conn.cursor() as curs:
-                            try:
-                                self._insert_stored_events(
-                                    curs, stored_events, **kwargs
-                                )  # lock, notify, insert
-                                with conn.cursor() as control:
-                                    control.execute("COMMIT")
-                                pipeline.sync()
-                                ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-                            except (
-                                Exception
-                            ) as error:  # raised once the pipeline is closed, as the library does
-                                failed = error
-                except PipelineAborted:  # the COMMIT queued behind the failed INSERT was skipped
-                    if failed is None:
-                        raise
-                if failed is not None:
-                    raise failed
+                return self._append_in_one_message(conn, stored_events)
             finally:
                 if conn.info.transaction_status != TransactionStatus.IDLE:
-                    conn.execute("ROLLBACK")  # the pipeline aborted before its COMMIT
+                    conn.execute("ROLLBACK")  # a statement failed: the server skipped the COMMIT
+
+    def _append_in_one_message(self, conn: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
+        rows = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        binder = psycopg.ClientCursor(conn)
+        statements = [
+            "BEGIN",
+            *(_text(conn, statement) for statement in self.lock_table_statements),
+            sql.SQL("NOTIFY {0}").format(sql.Identifier(self.channel_name)).as_string(conn),
+            binder.mogrify(self.insert_events_statement, (rows,)),
+            "COMMIT",
+        ]
+        with conn.cursor() as curs:
+            curs.execute(";\n".join(statements))  # no parameters: one simple-query message
+            while not (curs.statusmessage or "").startswith("INSERT"):
+                if not curs.nextset():
+                    raise ProgrammingError("the append's INSERT returned no result")
+            ids = [row["notification_id"] for row in curs.fetchall()]
+        if len(ids) != len(stored_events):
+            raise ProgrammingError(
+                f"Couldn't get all notification IDs (got {len(ids)}, expected {len(stored_events)})"
+            )
         return ids
+
+
+def _text(conn: Any, statement: Any) -> str:
+    """A statement of the library's (text, bytes or composed SQL) as the text the server will be sent."""
+    if isinstance(statement, sql.Composable):
+        return statement.as_string(conn)
+    return statement.decode() if isinstance(statement, bytes) else str(statement)

@@ -1,7 +1,7 @@
-"""The log's recorder commits in the same trip as its insert (`bondflow.adapters.event_recorder`): the
+"""The log's recorder sends a whole append as one message (`bondflow.adapters.event_recorder`): the
 guarantees of the library's recorder hold — a tailing reader never skips a committed event while many
 writers append at once, and a conflicting save raises IntegrityError, writes nothing and leaves the
-connection usable."""
+connection usable — and a writer holds no lock while its client is still preparing the append."""
 
 from __future__ import annotations
 
@@ -106,3 +106,49 @@ def test_a_conflicting_save_raises_writes_nothing_and_leaves_the_connection_usab
     again.bump()
     store.save(again)
     assert store.repository.get(probe.id).version == 3
+
+
+def test_the_table_lock_is_not_held_while_the_client_prepares_its_append(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer stalled while it builds its INSERT (a busy process waiting for the GIL) holds no lock yet:
+    another writer takes the table lock meanwhile. Sent statement by statement, the lock was taken on the
+    server before the INSERT's parameters were adapted, and every other append queued behind it."""
+    store = container.store
+    recorder = store.recorder
+    assert isinstance(recorder, OneTripRecorder)
+    building, release = threading.Event(), threading.Event()
+    construct = recorder.construct_pg_stored_event
+
+    def stalled(*args: object) -> object:
+        building.set()
+        release.wait(30)
+        return construct(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(recorder, "construct_pg_stored_event", stalled)
+    failures: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            store.save(Probe(7))
+        except BaseException as error:  # reported by the test
+            failures.append(error)
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        assert building.wait(30), "the append never started building its rows"
+        with container.db.transaction() as cur:
+            cur.execute("SET LOCAL lock_timeout = '1s'")
+            cur.execute(
+                "LOCK TABLE bondflow_events IN EXCLUSIVE MODE"
+            )  # times out if the stalled writer holds it
+    finally:
+        release.set()
+        writer.join(30)
+    assert not failures
+    with container.db.cursor() as cur:
+        found = cur.execute(
+            "SELECT count(*) FROM bondflow_events WHERE topic = %s", (PROBE_TOPICS[0],)
+        ).fetchone()
+    assert found is not None and found[0] >= 1

@@ -23,14 +23,29 @@ def process_tree_cpu_seconds(pid: int) -> float:
     return process_cpu_seconds(pid) + sum(process_cpu_seconds(child) for child in children_of(pid))
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds every core together has spent not idle since boot; NaN without /proc."""
+def _machine_times() -> list[int] | None:
     try:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
+        return None
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core together has spent not idle since boot (steal included); NaN without /proc."""
+    values = _machine_times()
+    if values is None:
         return math.nan
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
     return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_stolen_seconds() -> float:
+    """CPU seconds the hypervisor gave to other guests while this one wanted them (steal); NaN without
+    /proc. A VM's neighbours show up here: a run with much of it was measured on a slower machine."""
+    values = _machine_times()
+    if values is None or len(values) < 8:
+        return math.nan
+    return values[7] / os.sysconf("SC_CLK_TCK")
 
 
 def meter(read: Callable[[], float]) -> Callable[[], float]:
@@ -66,11 +81,12 @@ def processes_named(name: str) -> list[int]:
 
 def cpu_by_role(server_pid: int) -> dict[str, float]:
     """CPU seconds so far of `bondflow serve` itself (the API and the ClickHouse followers), its worker
-    process(es), every PostgreSQL process, this process (the load generator) and the whole machine."""
+    process(es), every PostgreSQL process, this process (the load generator), the whole machine, and the CPU time the hypervisor took away."""
     return {
         "api": process_cpu_seconds(server_pid),
         "workers": sum(process_cpu_seconds(c) for c in children_of(server_pid)),
         "postgres": sum(process_cpu_seconds(p) for p in processes_named("postgres")),
         "load": process_cpu_seconds(os.getpid()),
         "machine": machine_busy_seconds(),
+        "stolen": machine_stolen_seconds(),
     }

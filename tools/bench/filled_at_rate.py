@@ -121,6 +121,19 @@ def appended_since(url: str, head: int) -> dict[str, int]:
     return {str(topic): int(n) for topic, n in rows}
 
 
+def appends_since(url: str, head: int) -> tuple[int, list[tuple[str, int]]]:
+    """Transactions that appended to the log after `head` (distinct `xmin`), and the commonest shapes
+    (the topics one append wrote, in order) with their counts."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT shape, count(*) FROM (SELECT xmin::text AS x, string_agg(split_part(topic, '.', 3), '+'"
+            " ORDER BY notification_id) AS shape FROM bondflow_events WHERE notification_id > %s GROUP BY 1)"
+            " AS a GROUP BY shape ORDER BY 2 DESC",
+            (head,),
+        ).fetchall()
+    return sum(int(n) for _, n in rows), [(str(shape), int(n)) for shape, n in rows]
+
+
 def watch_lag(base: str, stop: threading.Event, samples: list[int], worst: dict[str, int]) -> None:
     """Once a second: the summed lag into `samples`, and each follower's largest lag so far into `worst`."""
     while not stop.is_set():
@@ -183,6 +196,7 @@ def run_at(rate: float, args: argparse.Namespace) -> load_targets.RunFigures:
         outcome = filled_at(url, [str(s[0]) for s in accepted], 120)
         steps = step_gaps(url) if args.steps else []
         appended = appended_since(url, head0)
+        appends, shapes = appends_since(url, head0)
         xacts = transactions(url) - xacts0
     acks = [s[2] * 1000 for s in sent]
     to_filled = [
@@ -223,6 +237,10 @@ def run_at(rate: float, args: argparse.Namespace) -> load_targets.RunFigures:
             f"{topic.rpartition('.')[2]} {n}"
             for topic, n in sorted(appended.items(), key=lambda kv: -kv[1])[:8]
         )
+    )
+    print(
+        f"  appends {appends} ({appends * per_order / 1000:.1f} per order); most: "
+        + ", ".join(f"{shape} {n}" for shape, n in shapes[:12])
     )
     behind = sorted(worst.items(), key=lambda kv: -kv[1])[:4]
     print("  most behind during the run: " + ", ".join(f"{name} {lag}" for name, lag in behind if lag))
