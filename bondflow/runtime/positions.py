@@ -64,7 +64,7 @@ WITH moved AS (
     WHERE projection_positions.position < EXCLUDED.position
     RETURNING 1
 )
-SELECT NULL::bigint, pg_notify(%(channel)s, %(payload)s)
+SELECT NULL::bigint, pg_notify(%(channel)s, %(payload)s){commit}
 """
 CHECK_AND_ADVANCE = """
 WITH recorded AS (SELECT position FROM projection_positions WHERE name = %(name)s FOR UPDATE),
@@ -74,20 +74,33 @@ moved AS (
     WHERE projection_positions.position < EXCLUDED.position
     RETURNING 1
 )
-SELECT (SELECT position FROM recorded), pg_notify(%(channel)s, %(payload)s)
+SELECT (SELECT position FROM recorded), pg_notify(%(channel)s, %(payload)s){commit}
 """
 
+# A read model's batch may commit without waiting for its WAL to reach the disk (`durable=False`): a crash
+# of the PostgreSQL server can then lose the last fraction of a second of such commits, never part of one
+# (rows and position go together), so the read model resumes from an earlier position and builds the same
+# rows again from the log, which is durable. Any durable commit after it (every append to the log) flushes
+# it too. Effects and the log's own writes always wait for the disk.
+NOT_WAITING = ", set_config('synchronous_commit', 'off', true)"
+STATEMENTS = {
+    (check, durable): template.replace("{commit}", "" if durable else NOT_WAITING)
+    for check, template in ((False, ADVANCE), (True, CHECK_AND_ADVANCE))
+    for durable in (True, False)
+}
 
-def record_position(cur: Any, name: str, position: int) -> None:
+
+def record_position(cur: Any, name: str, position: int, *, durable: bool = True) -> None:
     """Advance `name` to `position` inside the caller's transaction; refuses to move backwards. Within
     `following_from`, refuses (`PositionMoved`, so the caller's transaction rolls back, the advance with
-    it) if the recorded position is no longer the one the batch began at."""
+    it) if the recorded position is no longer the one the batch began at. With `durable=False` the
+    transaction commits without waiting for the disk (`NOT_WAITING`: read models only)."""
     marks: dict[str, int] = getattr(_runs, "marks", None) or {}
     expected = marks.get(name)
     if expected is None:
-        advance_position(cur, name, position)
+        cur.execute(STATEMENTS[False, durable], _arguments(name, position))
         return
-    row = cur.execute(CHECK_AND_ADVANCE, _arguments(name, position)).fetchone()
+    row = cur.execute(STATEMENTS[True, durable], _arguments(name, position)).fetchone()
     recorded = int(row[0]) if row and row[0] is not None else 0
     if recorded != expected:
         raise PositionMoved(f"{name}: recorded position is {recorded}, the batch began at {expected}")
@@ -97,7 +110,7 @@ def record_position(cur: Any, name: str, position: int) -> None:
 def advance_position(cur: Any, name: str, position: int) -> None:
     """Move `name` forward to `position` (never back) without the check `following_from` sets up: for
     followers whose position is a watermark their own workers advance (effects in flight)."""
-    cur.execute(ADVANCE, _arguments(name, position))  # the announcement is sent at commit
+    cur.execute(STATEMENTS[False, True], _arguments(name, position))  # the announcement is sent at commit
 
 
 def _arguments(name: str, position: int) -> dict[str, object]:

@@ -31,6 +31,9 @@ class PostgresProjector:
     ddl: str = ""
     tables: ClassVar[dict[str, str]] = {}
     linger_seconds: ClassVar[float] = LINGER_SECONDS
+    # a read model is rebuilt from the log: its batches commit without waiting for the disk
+    # (`positions.NOT_WAITING`); one whose rows leave the system as they are (the regulator stream) waits
+    durable_commits: ClassVar[bool] = False
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -46,7 +49,7 @@ class PostgresProjector:
         with self.db.transaction() as cur:
             if events:
                 self.apply_batch(cur, events)
-            positions.record_position(cur, self.name, upto)
+            positions.record_position(cur, self.name, upto, durable=self.durable_commits)
 
     def apply_batch(self, cur: Any, events: Sequence[Positioned]) -> None:
         """Apply a batch in the caller's transaction. By default each event through `apply`, pipelined."""

@@ -125,7 +125,7 @@ class LiveUpdatesProjector(PostgresProjector):
                 announce(cur, {row[1] for row in rows})  # wakes those users' streams at commit
             if first_seen:
                 cur.execute(INSERT_OWNERS, (list(first_seen), list(first_seen.values())))
-            positions.record_position(cur, self.name, upto)
+            positions.record_position(cur, self.name, upto, durable=self.durable_commits)
         if len(self._known) + len(owners) > self.OWNERS_KEPT:
             self._known.clear()
         self._known.update(owners)  # only once committed: a rolled-back batch's owners are learnt again

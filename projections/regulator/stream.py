@@ -65,6 +65,9 @@ class RegulatorStreamProjector(PostgresProjector):
     )
     topics = frozenset(TOPICS)
     ddl = DDL
+    # regulators read it as it is (and its signed checkpoints are never signed the same twice): each batch
+    # waits for the disk, unlike the other read models
+    durable_commits: ClassVar[bool] = True
 
     def __init__(
         self, db: Database, sign: Signer, checkpoint_every: int = CHECKPOINT_EVERY, *, frames: bool = True
