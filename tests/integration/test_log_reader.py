@@ -3,6 +3,7 @@ catches up on its own, and a burst of commits costs a few reads, not one per fol
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -11,7 +12,14 @@ import pytest
 from bondflow.domain.orders import Order
 from bondflow.runtime.effect_follower import topic_of
 from bondflow.runtime.followers import FollowerRunner, Positioned, wait_for_position
-from bondflow.runtime.log_reader import POLL_SECONDS, TOPIC, LogReader, select_after, topic_array
+from bondflow.runtime.log_reader import (
+    LAZY_WAKE_SECONDS,
+    POLL_SECONDS,
+    TOPIC,
+    LogReader,
+    select_after,
+    topic_array,
+)
 from bondflow.settings import Settings
 from bondflow.wiring.bootstrap import bootstrap
 from bondflow.wiring.container import Container
@@ -169,3 +177,46 @@ def test_the_listen_connection_closes_when_the_last_follower_stops(idle_containe
     assert not listener.is_alive()
     assert time.monotonic() - started < 0.5 * POLL_SECONDS
     assert listening_backends(idle_container) == 0
+
+
+def test_a_follower_whose_topics_do_not_come_up_is_not_woken_by_every_read(idle_container: Container) -> None:
+    """Commits one by one: the listener reads each (a follower is waiting), but the follower with other
+    topics is woken only every `LAZY_WAKE_SECONDS` or so, not once per read; it still ends at the head."""
+    store, db = idle_container.store, idle_container.db
+    reader = LogReader(store, db, batch_size=500)
+    order_topics = frozenset(topic_of(cls) for cls in (Order.OrderPlaced, Order.OrderAccepted))
+    other_topics = frozenset({"tests.elsewhere:Nothing.Happened"})
+    reader.subscribe(1, order_topics)
+    reader.subscribe(2, other_topics)
+    stop, woken, reached = threading.Event(), [0], [store.head_position()]
+
+    def idle_follower() -> None:
+        after = reached[0]
+        while not stop.is_set():
+            got = reader.read(after, other_topics, 100, 5.0, stopping=stop)
+            if got is not None:
+                woken[0] += 1
+                assert got[0] == []
+                after = reached[0] = got[1]
+
+    thread = threading.Thread(target=idle_follower)
+    thread.start()
+    try:
+        time.sleep(0.3)  # the window is set up and the follower waits
+        reads, woken_before, started = reader.reads, woken[0], time.monotonic()
+        for _ in range(60):
+            write_orders(idle_container, 1)
+            time.sleep(0.01)
+        elapsed = time.monotonic() - started
+        head = store.head_position()
+        assert wait_for_position(lambda: reached[0], head, timeout=5)
+        reads, woken_during = reader.reads - reads, woken[0] - woken_before
+    finally:
+        stop.set()
+        reader.wake()
+        thread.join(10)
+        reader.unsubscribe(1)
+        reader.unsubscribe(2)
+    assert reads >= 20, reads  # the commits were read one or a few at a time
+    assert woken_during <= elapsed / LAZY_WAKE_SECONDS + 5, (woken_during, elapsed, reads)
+    assert woken_during < reads / 2, (woken_during, reads)
