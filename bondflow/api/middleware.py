@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bondflow.api.body_limit import BodyLimit
 from bondflow.api.deps import MAX_BODY_BYTES
@@ -30,11 +31,6 @@ DOCS_CSP = (  # no inline script (the docs start-up is a served file); Swagger U
 )
 
 
-def _route_template(request: Request) -> str:
-    route = request.scope.get("route")
-    return str(getattr(route, "path", "unmatched"))
-
-
 def install_middleware(app: FastAPI, metrics: Metrics, cors_allow_origins: list[str]) -> None:
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # innermost: inside the request id and headers
     app.add_middleware(
@@ -46,43 +42,71 @@ def install_middleware(app: FastAPI, metrics: Metrics, cors_allow_origins: list[
         max_age=600,
     )
 
-    @app.middleware("http")
-    async def request_plumbing(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request_id = request_id_from(request.headers.get("x-request-id"))
-        trace_id, traceparent = traceparent_from(request.headers.get("traceparent"))
-        request.state.request_id = request_id
-        request.state.traceparent = traceparent
+    app.add_middleware(RequestPlumbing, metrics=metrics)
+
+
+class RequestPlumbing:
+    """Request id and trace context, security headers, latency metric and the access log line, as a plain
+    ASGI middleware: `@app.middleware("http")` (Starlette's `BaseHTTPMiddleware`) ran every request
+    through a task group and memory streams of its own, and rebuilt the response as a stream."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        request_id = request_id_from(headers.get("x-request-id"))
+        trace_id, traceparent = traceparent_from(headers.get("traceparent"))
+        state = scope.setdefault("state", {})  # what `request.state` reads
+        state["request_id"] = request_id
+        state["traceparent"] = traceparent
+        docs = str(scope.get("path", "")).startswith("/docs")
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                out = MutableHeaders(scope=message)
+                out["X-Request-ID"] = request_id
+                out["traceparent"] = traceparent
+                for name, value in SECURITY_HEADERS.items():
+                    out.setdefault(name, value)
+                if docs:
+                    out["Content-Security-Policy"] = DOCS_CSP
+            await send(message)
+
         token = current_request_id.set(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id, trace_id=trace_id)
         started = time.perf_counter()
         try:
-            response = await call_next(request)
-        except ClientDisconnect:  # not our failure, and no stack trace to render: under overload clients give
-            log.info("client disconnected before its request was read")  # up, and tracebacks cost CPU
-            response = Response(status_code=CLIENT_CLOSED)
-        except Exception:  # errors escaping the handlers still get the envelope, never a stack trace
-            log.exception("unhandled error in request pipeline")
-            response = failure("BF-INT-001", "internal error", {}, request_id, status=500)
+            try:
+                await self.app(scope, receive, send_with_headers)
+            except ClientDisconnect:  # not our failure, and no stack trace to render: under overload clients
+                log.info("client disconnected before its request was read")  # give up; tracebacks cost CPU
+                if not status:
+                    await Response(status_code=CLIENT_CLOSED)(scope, receive, send_with_headers)
+            except Exception:  # errors escaping the handlers still get the envelope, never a stack trace
+                log.exception("unhandled error in request pipeline")
+                if status:
+                    raise  # the answer had begun: nothing sound can be sent any more
+                failed = failure("BF-INT-001", "internal error", {}, request_id, status=500)
+                await failed(scope, receive, send_with_headers)
         finally:
             structlog.contextvars.unbind_contextvars("request_id", "trace_id")
             current_request_id.reset(token)
         elapsed = time.perf_counter() - started
-        route = _route_template(request)
-        metrics.request_latency.labels(request.method, route, str(response.status_code)).observe(elapsed)
-        response.headers["X-Request-ID"] = request_id
-        response.headers["traceparent"] = traceparent
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith("/docs"):
-            response.headers["Content-Security-Policy"] = DOCS_CSP
+        route = str(getattr(scope.get("route"), "path", "unmatched"))
+        self.metrics.request_latency.labels(scope["method"], route, str(status)).observe(elapsed)
         log.info(
             "request",
-            method=request.method,
+            method=scope["method"],
             route=route,
-            status=response.status_code,
+            status=status,
             ms=round(elapsed * 1000, 2),
             request_id=request_id,
         )
-        return response
