@@ -42,8 +42,8 @@ bench: $(STAMP) ## benchmarks, each against a baseline measured in the same run
 	$(BIN)/python -m tools.bench.audit --events 1000000 --skip-kafka
 	$(BIN)/python -m tools.bench.query_waits
 	$(BIN)/python -m tools.bench.live_updates
-	$(BIN)/python -m tools.bench.filled_at_rate --rates 20,50 --seconds 30 --profile zero
-	$(BIN)/python -m tools.bench.filled_at_rate --rates 10,15,20,50 --seconds 60 --profile realistic
+	$(BIN)/python -m tools.bench.filled_at_rate --rates 10,20,50 --seconds 30 --profile zero
+	$(BIN)/python -m tools.bench.filled_at_rate --rates 10,15,20,25,50 --seconds 60 --profile realistic
 
 bench-rebuild: $(STAMP) ## the rebuild of every read model from 1,000,000 events vs reading them raw (about 6 min)
 	$(BIN)/python -m tools.bench.audit --events 1000000 --skip-kafka
