@@ -6,10 +6,11 @@ connection usable — and a writer holds no lock while its client is still prepa
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from bondflow.adapters.event_recorder import OneTripRecorder
 from bondflow.runtime.log_reader import POSITION, select_after
@@ -152,3 +153,23 @@ def test_the_table_lock_is_not_held_while_the_client_prepares_its_append(
             "SELECT count(*) FROM bondflow_events WHERE topic = %s", (PROBE_TOPICS[0],)
         ).fetchone()
     assert found is not None and found[0] >= 1
+
+
+def test_every_byte_and_quote_in_a_stored_event_survives_the_one_message_append(container: Container) -> None:
+    """The INSERT's parameters are bound on the client as literals: state with every byte value (NUL,
+    quotes, backslashes, braces, commas: what a record literal escapes) and a topic with quotes come back
+    exactly."""
+    recorder = container.store.recorder
+    assert isinstance(recorder, OneTripRecorder)
+    state = bytes(range(256)) + b"'\",\\{}()\x00" * 3
+    topic = "tests.odd:Topic 'quoted' \"double\" {braced}, (paren)\\"
+    originator = uuid.uuid4()
+    events = [
+        StoredEvent(originator, version, topic, state[version:] + state[:version]) for version in (1, 2)
+    ]
+    ids = recorder.insert_events(events)
+    assert ids is not None and len(ids) == 2 and ids[1] == ids[0] + 1
+    back = recorder.select_events(originator)
+    assert [(e.originator_version, e.topic, e.state) for e in back] == [
+        (e.originator_version, e.topic, e.state) for e in events
+    ]
