@@ -18,7 +18,7 @@ class _LagCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             "bondflow_follower_lag_events",
-            "Log events not yet processed by each follower",
+            "Events of its topics in the log not yet processed by each follower",
             labels=["follower"],
         )
         try:

@@ -17,6 +17,7 @@ from bondflow.runtime import tracing
 from bondflow.runtime.clock import Clock, OffsetClock, SystemClock, record_events_with
 from bondflow.runtime.eventstore import EventStore
 from bondflow.runtime.followers import Follower, FollowerRunner
+from bondflow.runtime.lag import pending_events
 from bondflow.runtime.log_reader import POSITION, select_after
 from bondflow.runtime.metrics import Metrics
 from bondflow.runtime.position_waits import PositionWaits
@@ -290,8 +291,10 @@ def clickhouse_read_models(clickhouse: ClickHouse) -> list[ClickHouseProjector]:
 
 
 def _lags(container: Container) -> dict[str, int]:
-    """Events each follower has still to process. Positions are read before the head, so that the log
-    growing while they are read cannot make a follower look ahead of it (a negative lag)."""
-    where = {name: runner.position() for name, runner in container.followers.items()}
-    head = container.store.head_position()
-    return {name: max(0, head - position) for name, position in where.items()}
+    """Events of its topics each follower has still to process (`runtime/lag.py`). Positions are read
+    before the head, so that the log growing while they are read cannot make a follower look ahead of it
+    (a negative lag)."""
+    where = {
+        name: (runner.position(), runner.follower.topics) for name, runner in container.followers.items()
+    }
+    return pending_events(container.store, where, container.store.head_position())
