@@ -37,9 +37,10 @@ def serve(
     import uvicorn
 
     from bondflow.api.app import create_app
+    from bondflow.errors import ConfigurationError
     from bondflow.runtime.heap import freeze_startup_heap
     from bondflow.runtime.logs import configure_logging
-    from bondflow.runtime.processes import WorkerProcess, split_followers
+    from bondflow.runtime.processes import WorkerProcess, split_followers, worker_groups
     from bondflow.wiring.bootstrap import bootstrap
 
     settings = Settings()
@@ -54,10 +55,17 @@ def serve(
         seed_demo(container.instruments)
     if workers and worker_process:
         here, there = split_followers(container.followers)
+        try:
+            groups = worker_groups(there, settings.worker_groups)
+        except ConfigurationError:
+            container.close()
+            raise
         container.start_followers(here)
-        child = WorkerProcess(there, _child_env(settings, container.db.url))
-        child.start()
-        container.processes.append(child)
+        env = _child_env(settings, container.db.url)
+        for index, group in enumerate(groups):
+            child = WorkerProcess(group, env, label="worker_process" + (f"_{index + 1}" if index else ""))
+            child.start()
+            container.processes.append(child)
     elif workers:
         container.start_followers()
     # uvicorn re-raises the SIGTERM it shut down on; as SystemExit it closes the container below and runs the

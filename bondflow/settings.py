@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     advisor_refresh_seconds: float = Field(default=5.0, ge=0, le=3600)  # dealer statistics cached this long
     # the CPU priority `serve` gives its worker process below its own (nice), so the API answers first
     worker_nice: int = Field(default=5, ge=0, le=19)
+    # followers `serve` runs in worker processes of their own, one per group (the rest in the first):
+    # e.g. [["settlement_saga", "settlement_chain", "settlement_payments", "settlement_timer"]]
+    worker_groups: list[list[str]] = Field(default_factory=list)
     settlement_payment_timeout_seconds: float = Field(default=30, gt=0, le=86_400)  # DvP cut-offs
     settlement_token_timeout_seconds: float = Field(default=60, gt=0, le=86_400)
     chain_sandbox_finality_seconds: float = Field(default=0.02, ge=0, le=60)

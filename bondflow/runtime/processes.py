@@ -19,6 +19,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from bondflow.errors import ConfigurationError
+
 log = logging.getLogger(__name__)
 
 CLICKHOUSE_BOUND = frozenset(
@@ -33,6 +35,33 @@ def split_followers(names: Iterable[str]) -> tuple[list[str], list[str]]:
     return [n for n in names if n in CLICKHOUSE_BOUND], [n for n in names if n not in CLICKHOUSE_BOUND]
 
 
+def worker_groups(names: Iterable[str], groups: Iterable[Iterable[str]]) -> list[list[str]]:
+    """The followers of the worker process(es): each of `groups` (`BONDFLOW_WORKER_GROUPS`) in a process of
+    its own, every other one of `names` in the first. One process holds one interpreter, so a process's
+    followers share at most one core: under load the worker process was the first to run out of it."""
+    names = list(names)
+    taken: dict[str, int] = {}
+    chosen: list[list[str]] = []
+    for index, group in enumerate(groups, start=1):
+        members = list(dict.fromkeys(group))
+        for name in members:
+            if name in CLICKHOUSE_BOUND:
+                raise ConfigurationError(
+                    f"BONDFLOW_WORKER_GROUPS: {name} uses ClickHouse: it stays in the server"
+                )
+            if name not in names:
+                raise ConfigurationError(
+                    f"BONDFLOW_WORKER_GROUPS: no follower named {name!r} runs in a worker"
+                )
+            if name in taken:
+                raise ConfigurationError(f"BONDFLOW_WORKER_GROUPS: {name} is in two groups")
+            taken[name] = index
+        if members:
+            chosen.append(members)
+    rest = [n for n in names if n not in taken]
+    return [group for group in [rest, *chosen] if group]
+
+
 class WorkerProcess:
     """`bondflow worker NAME ...` as a supervised child process."""
 
@@ -43,7 +72,9 @@ class WorkerProcess:
         *,
         log_path: Path | None = None,
         restart_after: float = 1.0,
+        label: str = "worker_process",
     ) -> None:
+        self.label = label
         self.names = names
         self.env = {**env, PARENT_ENV: str(os.getpid())}
         self.log_path = log_path
@@ -51,11 +82,11 @@ class WorkerProcess:
         self.restarts = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
-        self._supervisor = threading.Thread(target=self._supervise, name="worker-process", daemon=True)
+        self._supervisor = threading.Thread(target=self._supervise, name=label.replace("_", "-"), daemon=True)
 
     @property
     def name(self) -> str:
-        return "worker_process"
+        return self.label
 
     @property
     def alive(self) -> bool:

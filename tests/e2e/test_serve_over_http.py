@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from bondflow.domain.settlement_money import terms_of
@@ -28,8 +29,11 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str], int]]:
-    """(base URL, the environment it runs with, its pid): `bondflow serve` on a free loopback port."""
+def server(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, dict[str, str], int]]:
+    """(base URL, the environment it runs with, its pid): `bondflow serve` on a free loopback port, with the
+    settings a test's indirect parameter adds."""
     port = free_port()
     env = {
         **os.environ,
@@ -38,6 +42,7 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, s
         "BONDFLOW_HTTP_PORT": str(port),
         "BONDFLOW_LOG_LEVEL": "WARNING",
         "BONDFLOW_CLOCK_START": "2026-11-25T05:00:00Z",  # a trading day, whatever day the suite runs on
+        **getattr(request, "param", {}),
     }
     env.pop("BONDFLOW_CLICKHOUSE_DSN", None)  # the server opens chDB under its own DATA_DIR
     log_path = tmp_path / "serve.log"
@@ -225,3 +230,40 @@ def test_serve_runs_the_followers_in_a_supervised_worker_process(
         assert balance["available"] == "1000.00", balance
     ready = httpx.get(f"{base}/readyz", timeout=5).json()["data"]["checks"]
     assert ready["process:worker_process"] == "ok", ready
+
+
+SETTLEMENT = ["settlement_saga", "settlement_chain", "settlement_payments", "settlement_timer"]
+
+
+@pytest.mark.parametrize(
+    "server", [{"BONDFLOW_WORKER_GROUPS": orjson.dumps([SETTLEMENT]).decode()}], indirect=True
+)
+def test_a_worker_group_runs_in_a_second_supervised_process_and_trades_still_settle(
+    server: tuple[str, dict[str, str], int],
+) -> None:
+    base, env, pid = server
+    ready = httpx.get(f"{base}/readyz", timeout=5).json()["data"]["checks"]
+    assert ready["process:worker_process"] == "ok" and ready["process:worker_process_2"] == "ok", ready
+    followers_of = {
+        child: Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0") for child in children_of(pid)
+    }
+    assert len(followers_of) == 2, followers_of
+    settling = [child for child, argv in followers_of.items() if b"settlement_saga" in argv]
+    assert len(settling) == 1 and all(name.encode() in followers_of[settling[0]] for name in SETTLEMENT)
+    (other,) = set(followers_of) - set(settling)
+    assert b"execution" in followers_of[other] and b"settlement_saga" not in followers_of[other]
+    auth = {"Authorization": f"Bearer {cli_token(env, 'investor', 'dave', '--kyc-verified')}"}
+    body = {"isin": "INE123A07043", "side": "BUY", "qty": 5, "limit_clean_price": 101.5}
+    with httpx.Client(base_url=base, headers=auth, timeout=10) as http:
+        deposit_and_wait(http, "500000", "RTGS", "deposit-dave")
+        os.kill(settling[0], signal.SIGKILL)  # the settlement process crashes; its supervisor starts another
+        placed = http.post("/v1/orders", json=body, headers={"Idempotency-Key": "order-dave"})
+        assert placed.status_code == 202, placed.text
+        order_id = placed.json()["data"]["order_id"]
+        filled = wait_for(
+            lambda: http.get(f"/v1/orders/{order_id}").json()["data"],
+            lambda o: o is not None and o["status"] == "FILLED",
+            40,
+        )
+        assert filled["status"] == "FILLED", filled  # execution in one process, DvP in the other
+    assert len(children_of(pid)) == 2
